@@ -1,0 +1,82 @@
+"""Protocol randomness: the operating system's CSPRNG by default, a seeded mode for experiments.
+
+Every random choice a protocol makes (test or key round, measurement settings, hash seeds)
+draws from a :class:`Randomness`. The default reads ``os.urandom``; ``Randomness(seed=s)`` is a
+reproducible PCG64 stream for experiments and tests, and every result built from it carries
+``secure = False`` ("reproducible: not secure").
+
+Uniform reals are drawn as 53-bit dyadic fractions ``u = k / 2**53`` with ``k`` uniform on
+``[0, 2**53)``, so ``P(u < p)`` differs from ``p`` by less than ``2**-53`` and an integer drawn as
+``floor(u * high)`` has a bias below ``high * 2**-53``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_FRACTION_BITS = 53
+
+
+class Randomness:
+    """A source of protocol randomness.
+
+    Parameters
+    ----------
+    seed:
+        ``None`` (default) reads the OS CSPRNG (``os.urandom``); an integer gives a reproducible
+        stream that is **not secure** and is marked so in every result.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._generator = None if seed is None else np.random.Generator(np.random.PCG64(seed))
+
+    @property
+    def secure(self) -> bool:
+        """True when the bits come from the OS CSPRNG."""
+        return self._generator is None
+
+    @property
+    def label(self) -> str:
+        return "os-csprng" if self.secure else f"seeded({self.seed}): not secure"
+
+    def random_bytes(self, count: int) -> bytes:
+        """``count`` uniformly random bytes."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        if self._generator is None:
+            return os.urandom(count)
+        return self._generator.bytes(count)
+
+    def bits(self, count: int) -> np.ndarray:
+        """``count`` uniform bits as a 0/1 ``uint8`` array."""
+        raw = np.frombuffer(self.random_bytes((count + 7) // 8), dtype=np.uint8)
+        return np.unpackbits(raw, count=count)
+
+    def uniform(self, count: int) -> np.ndarray:
+        """``count`` uniform reals in [0, 1), each a multiple of ``2**-53``."""
+        words = np.frombuffer(self.random_bytes(8 * count), dtype=np.uint64)
+        return (words >> np.uint64(64 - _FRACTION_BITS)).astype(np.float64) * 2.0**-_FRACTION_BITS
+
+    def bernoulli(self, probability: float, count: int) -> np.ndarray:
+        """``count`` i.i.d. bits equal to 1 with probability ``probability`` (0/1 ``uint8``)."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be in [0, 1], got {probability}")
+        return (self.uniform(count) < probability).astype(np.uint8)
+
+    def integers(self, high: int, count: int) -> np.ndarray:
+        """``count`` integers uniform on ``{0, ..., high-1}`` (``int64``)."""
+        if high < 1:
+            raise ValueError(f"high must be >= 1, got {high}")
+        return np.minimum((self.uniform(count) * high).astype(np.int64), high - 1)
+
+    def numpy_generator(self) -> np.random.Generator:
+        """A numpy Generator seeded with 128 bits from this source.
+
+        For public, non-secret choices only (e.g. constructing an error-correcting code):
+        PCG64 is not a cryptographic generator.
+        """
+        seed = int.from_bytes(self.random_bytes(16), "little")
+        return np.random.Generator(np.random.PCG64(seed))
