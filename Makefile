@@ -19,7 +19,7 @@ $(BENCH_STAMP): $(STAMP)
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/bellbox devices
+	$(BIN)/bellbox qkd
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -88,8 +88,10 @@ class BlackBox:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Outcome codes to a ``(N, parties)`` 0/1 array (bit ``i`` of the code is party ``i``)."""
-        shifts = np.arange(self.parties, dtype=np.int64)
-        return ((np.asarray(codes, dtype=np.int64)[:, None] >> shifts) & 1).astype(np.uint8)
+        code_type = np.uint8 if self.parties <= 8 else np.int64
+        shifts = np.arange(self.parties, dtype=code_type)
+        codes = np.asarray(codes).astype(code_type, copy=False)
+        return ((codes[:, None] >> shifts) & 1).astype(np.uint8, copy=False)
 
     def measure(self, inputs: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """Measure every round; ``progress(k)`` is called as ``k`` more rounds finish."""

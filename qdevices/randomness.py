@@ -17,6 +17,9 @@ import os
 import numpy as np
 
 _FRACTION_BITS = 53
+#: Domain separator mixed into seeded streams, so that a protocol seeded with ``s`` never
+#: shares its stream with a device (or anything else) seeded with the same ``s``.
+_PROTOCOL_STREAM = 0x7072_6F74  # "prot"
 
 
 class Randomness:
@@ -26,12 +29,18 @@ class Randomness:
     ----------
     seed:
         ``None`` (default) reads the OS CSPRNG (``os.urandom``); an integer gives a reproducible
-        stream that is **not secure** and is marked so in every result.
+        stream that is **not secure** and is marked so in every result. The stream is seeded
+        from ``SeedSequence([seed, tag])``: independent of a device's ``default_rng(seed)``,
+        whose outcomes would otherwise be correlated with the protocol's choices.
     """
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
-        self._generator = None if seed is None else np.random.Generator(np.random.PCG64(seed))
+        self._generator = (
+            None
+            if seed is None
+            else np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _PROTOCOL_STREAM])))
+        )
 
     @property
     def secure(self) -> bool:

@@ -14,7 +14,7 @@ import importlib
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-SUBCOMMANDS: tuple[str, ...] = ("devices", "lp_bound", "rate", "plot")
+SUBCOMMANDS: tuple[str, ...] = ("devices", "qkd", "lp_bound", "rate", "plot", "extract", "amplify")
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

@@ -34,8 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _uniform_settings(counts: tuple[int, ...], rounds: int, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([rng.integers(0, c, rounds) for c in counts], axis=1)
+def _uniform_settings(counts: tuple[int, ...], rounds: int, seed: int | None) -> np.ndarray:
+    """Uniform settings from protocol randomness (a stream independent of the device's)."""
+    from qdevices import Randomness
+
+    randomness = Randomness(seed)
+    return np.stack([randomness.integers(c, rounds) for c in counts], axis=1)
 
 
 def _chained_report(args: argparse.Namespace) -> dict:
@@ -43,7 +47,7 @@ def _chained_report(args: argparse.Namespace) -> dict:
     from protocols.chained_bell import chained_statistics, quantum_bell_value
 
     device = ChainedBellDevice(args.settings, args.noise, backend=args.backend, seed=args.seed)
-    inputs = _uniform_settings(device.setting_counts, args.rounds, np.random.default_rng(args.seed))
+    inputs = _uniform_settings(device.setting_counts, args.rounds, args.seed)
     outputs = device.measure(inputs)
     stats = chained_statistics(inputs, outputs, args.settings)
     return {
@@ -80,7 +84,7 @@ def _four_party_report(args: argparse.Namespace) -> dict:
     from qdevices import FourPartyDevice
 
     device = FourPartyDevice(args.noise, backend=args.backend, seed=args.seed)
-    inputs = _uniform_settings(device.setting_counts, args.rounds, np.random.default_rng(args.seed))
+    inputs = _uniform_settings(device.setting_counts, args.rounds, args.seed)
     outputs = device.measure(inputs)
     return {
         "device": "four-party",

@@ -6,6 +6,8 @@ drawn by its own handler, so new figures are added next to the existing ones:
 * ``bellbox plot rate [--out FILE.png]``: paper 000 Fig. 2, the gamma-optimised asymptotic
   key rate of eq. (21) (minimum over theta) against the noise xi in [0, 0.03] for
   M = 5, 7, 11, 15.
+* ``bellbox plot tradeoff [--out FILE.png]``: paper 004 Fig. 6, the largest tolerated delta
+  for each SV eps (eq. (111)), with the paper's Lemma 11 bound and with the run-time LP.
 """
 
 from __future__ import annotations
@@ -26,6 +28,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plot", help="draw the papers' figures (matplotlib)")
     figures = parser.add_subparsers(dest="figure", required=True, parser_class=type(parser))
     _register_rate(figures)
+    _register_tradeoff(figures)
+
+
+def _new_axes():
+    """A fresh figure and axes on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6.4, 4.2))
+
+
+def _save(figure, axes, out: str) -> None:
+    """Legend, grid, layout; write ``out`` and release the figure."""
+    import matplotlib.pyplot as plt
+
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
 
 
 def _settings_list(text: str) -> tuple[int, ...]:
@@ -50,17 +74,12 @@ def _register_rate(figures: argparse._SubParsersAction) -> None:
 
 
 def _plot_rate(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from protocols.keyrate import asymptotic_rate, noise_threshold
 
     noises = np.linspace(0.0, FIGURE_2_MAX_NOISE, max(args.points, 2))
     curves: dict[int, list[float]] = {}
     thresholds: dict[int, float] = {}
-    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    figure, axes = _new_axes()
     for settings in args.settings:
         curves[settings] = [asymptotic_rate(settings=settings, noise=float(xi)).rate for xi in noises]
         thresholds[settings] = noise_threshold(settings=settings)
@@ -70,11 +89,7 @@ def _plot_rate(args: argparse.Namespace) -> int:
     axes.set_xlabel(r"noise $\xi$")
     axes.set_ylabel(r"key rate $N_s/N$ (bits per round)")
     axes.set_title(r"DI-QKD key rate, $\gamma$ optimised (paper 000, Fig. 2)")
-    axes.legend()
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(args.out, dpi=120)
-    plt.close(figure)
+    _save(figure, axes, args.out)
     if args.json:
         print_json({
             "figure": "rate",
@@ -88,4 +103,37 @@ def _plot_rate(args: argparse.Namespace) -> int:
         for settings in args.settings:
             print(f"M = {settings:2d}: rate {curves[settings][0]:.6f} at xi = 0, zero above xi = "
                   f"{thresholds[settings]:.5f}")
+    return EXIT_OK
+
+
+def _register_tradeoff(figures: argparse._SubParsersAction) -> None:
+    parser = figures.add_parser("tradeoff", help="paper 004 Fig. 6: largest delta against SV eps")
+    parser.add_argument("--out", default="tradeoff.png", metavar="FILE.png",
+                        help="output image (default tradeoff.png)")
+    parser.add_argument("--points", type=positive_int, default=101, metavar="K",
+                        help="eps values evenly spaced on [0, 1/2) (default 101)")
+    parser.add_argument("--json", action="store_true", help="also print the curves as one JSON object")
+    parser.set_defaults(handler=_plot_tradeoff)
+
+
+def _plot_tradeoff(args: argparse.Namespace) -> int:
+    from protocols.amplification_certificate import lp_tradeoff_delta, paper_tradeoff_delta
+
+    eps_values = np.linspace(0.0, 0.5, max(args.points, 2), endpoint=False)
+    paper = [paper_tradeoff_delta(float(e)) for e in eps_values]
+    lp = [lp_tradeoff_delta(float(e)) for e in eps_values]
+    figure, axes = _new_axes()
+    axes.plot(eps_values, paper, label=r"eq. (111), Lemma 11 bound $(1+2\delta)/3$")
+    axes.plot(eps_values, lp, "--", label="eq. (111) with the run-time LP")
+    axes.set_yscale("log")
+    axes.set_xlabel(r"SV parameter $\varepsilon$")
+    axes.set_ylabel(r"largest tolerated $\delta$")
+    axes.set_title("DI randomness amplification trade-off (paper 004, Fig. 6)")
+    _save(figure, axes, args.out)
+    if args.json:
+        print_json({"figure": "tradeoff", "out": args.out, "eps": eps_values,
+                    "delta_paper": paper, "delta_lp": lp})
+    else:
+        print(f"wrote {args.out}")
+        print(f"eps = 0: delta < {paper[0]:.6g} (paper), {lp[0]:.6g} (LP)")
     return EXIT_OK

@@ -1,0 +1,53 @@
+"""Extractors: fast exact two-universal hashing, and two- and three-source extractors over GF(2).
+
+Pure functions on bits, no physics; nothing here imports ``qdevices`` or ``protocols``.
+Bit conventions (MSB-first bytes and words) are in :mod:`extractors.bits`; every error bound
+is a statistical (trace) distance, half the ``||.||_1`` of paper 004 eq. (3).
+"""
+
+from extractors.errors import ExtractorInputError, InsufficientEntropyError
+from extractors.streaming import (
+    ArrayWordSource,
+    FileWordSource,
+    cyclic_shift_extract_stream,
+)
+from extractors.three_source import (
+    ThreeSourceParameters,
+    three_source_extract,
+    three_source_parameters,
+)
+from extractors.toeplitz import (
+    ToeplitzParameters,
+    toeplitz_hash,
+    toeplitz_parameters,
+    toeplitz_seed_length,
+)
+from extractors.two_source import (
+    TwoSourceParameters,
+    cyclic_shift_extract,
+    cyclic_shift_parameters,
+    extract_two_source,
+    inner_product_extract,
+    inner_product_parameters,
+)
+
+__all__ = [
+    "ArrayWordSource",
+    "ExtractorInputError",
+    "FileWordSource",
+    "InsufficientEntropyError",
+    "ThreeSourceParameters",
+    "ToeplitzParameters",
+    "TwoSourceParameters",
+    "cyclic_shift_extract",
+    "cyclic_shift_extract_stream",
+    "cyclic_shift_parameters",
+    "extract_two_source",
+    "inner_product_extract",
+    "inner_product_parameters",
+    "three_source_extract",
+    "three_source_parameters",
+    "toeplitz_hash",
+    "toeplitz_parameters",
+    "toeplitz_seed_length",
+]

@@ -1,0 +1,179 @@
+"""Protocol I of paper 004 (Fig. 1): DI randomness amplification from one four-party device.
+
+1. The eps-SV source chooses the settings ``u_1..u_n`` (4 bits a run); the device answers
+   ``x_1..x_n``.
+2. Test: accept iff ``L_n = (1/n) sum_i B(x_i, u_i) <= delta`` (eqs. (63)-(64)).
+3. On acceptance, a two-source extractor is applied to ``x`` (``4n`` bits) and further SV bits
+   ``t``.
+
+Bits are output only when the certificate of :mod:`protocols.amplification_certificate` bounds
+``d_comp p(ACC)`` (eq. (112)) by the requested error. The certificate depends only on
+``(n, eps, delta, m)``, so it is computed before the device runs; rounds are streamed in chunks
+and the device outputs are kept (packed, ``n/2`` bytes) only when they will be extracted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from protocols.amplification_certificate import (ProtocolICertificate, TwoSourceExtractorModel,
+                                                 certify_protocol1, check_error, check_runs,
+                                                 failure_reason, largest_certified_output,
+                                                 plan_protocol1)
+from protocols.four_party_bell import BellTestResult, acceptance, bell_indicator, check_delta
+
+STATUS_CERTIFIED = "certified"
+STATUS_NOT_CERTIFIED = "not certified"
+STATUS_ABORTED = "aborted"
+DEFAULT_CHUNK_RUNS = 1 << 20
+
+
+@lru_cache(maxsize=256)
+def _cyclic_length(x_length: int) -> int:
+    from extractors.primes import next_cyclic_length
+
+    return next_cyclic_length(x_length)
+
+
+class CyclicShiftExtractor:
+    """The Dodis-Elbaz-Oliveira-Raz cyclic-shift two-source extractor (``extractors.two_source``)
+    as the Protocol I certificate's explicit substitute for paper 004's Lemma 5 (i).
+
+    ``x`` (``4n`` device bits) is zero-padded to ``L = next_cyclic_length(4n)`` (padding keeps its
+    min-entropy); ``t`` is ``L`` SV bits. The error is the classical bound of
+    :mod:`extractors.bounds` (rank deficiency 1), converted to the L1 norm of paper 004
+    eqs. (3) and (84): ``||.||_1 = 2 x`` statistical distance. Classical side information is
+    all the certificate needs: Prop. 16 pays for no-signaling side information with ``|S|``.
+    """
+
+    name = "cyclic-shift (Dodis et al. 2004, classical bound)"
+
+    def t_length(self, x_length: int) -> int:
+        return _cyclic_length(x_length)
+
+    def log2_error(self, x_length: int, x_entropy: float, t_length: int, t_entropy: float,
+                   output_bits: int) -> float:
+        from extractors.bounds import classical_log2_error
+        from extractors.two_source import CYCLIC_SHIFT_RANK_DEFICIENCY
+
+        length = max(self.t_length(x_length), t_length)
+        if output_bits > length - 1:
+            return math.inf
+        return 1.0 + classical_log2_error(length, x_entropy, t_entropy, output_bits,
+                                          CYCLIC_SHIFT_RANK_DEFICIENCY)
+
+    def extract(self, x: np.ndarray, t: np.ndarray, output_bits: int) -> np.ndarray:
+        from extractors.two_source import cyclic_shift_extract, zero_pad
+
+        return cyclic_shift_extract(zero_pad(x, t.size), t, output_bits)
+
+
+def default_delta(noise: float, eps: float) -> float:
+    """A completeness choice (not a security parameter): 10% above the largest expected ``L_n``
+    of the white-noise device, ``4 xi (1/2 + eps)**4`` (8 tested settings, each at most
+    ``(1/2 + eps)**4`` likely, each violated with probability ``xi/2``)."""
+    return 1.1 * 4.0 * noise * (0.5 + eps) ** 4
+
+
+@dataclass(frozen=True)
+class AmplificationResult:
+    """Outcome of Protocol I. ``output`` holds the bits (0/1 ``uint8``) only when certified."""
+
+    status: str
+    reason: str
+    runs: int
+    eps: float
+    source: str
+    device: dict[str, Any]
+    secure: bool
+    bell_test: BellTestResult
+    requested_error: float
+    certificate: ProtocolICertificate
+    output: np.ndarray | None
+    required_runs: int | None
+
+    @property
+    def output_bits(self) -> int:
+        return 0 if self.output is None else int(self.output.size)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "protocol": 1,
+            "status": self.status,
+            "reason": self.reason,
+            "runs": self.runs,
+            "sv_eps": self.eps,
+            "source": self.source,
+            "device": self.device,
+            "randomness": "secure" if self.secure else "reproducible: not secure",
+            "bell_average": self.bell_test.bell_average,
+            "delta": self.bell_test.delta,
+            "violations": self.bell_test.violations,
+            "output_bits": self.output_bits,
+            "requested_error": self.requested_error,
+            "error_bound": self.certificate.error_bound,
+            "log2_error_bound": self.certificate.log2_error_bound,
+            "required_runs": self.required_runs,
+            "certificate": self.certificate.to_dict(),
+        }
+
+
+def _certificate_for(runs: int, eps: float, delta: float, error: float,
+                     output_bits: int | None, extractor: TwoSourceExtractorModel
+                     ) -> ProtocolICertificate:
+    if output_bits is None:
+        return largest_certified_output(runs, error, eps, delta, extractor)[1]
+    return certify_protocol1(runs, eps, delta, output_bits, extractor)
+
+
+def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: float,
+                  extractor: TwoSourceExtractorModel, output_bits: int | None = None,
+                  chunk_runs: int = DEFAULT_CHUNK_RUNS,
+                  progress: Callable[[int], None] | None = None) -> AmplificationResult:
+    """Run Protocol I on ``device`` (``measure((N, 4) settings) -> (N, 4) outputs``) with
+    settings and extractor bits from the SV ``source``.
+
+    ``output_bits=None`` outputs the largest certified number of bits.
+    """
+    runs, delta, error = check_runs(runs), check_delta(delta), check_error(error)
+    certificate = _certificate_for(runs, source.eps, delta, error, output_bits, extractor)
+    certified = certificate.meets(error)
+    violations = 0
+    kept: list[np.ndarray] = []
+    for start in range(0, runs, chunk_runs):
+        count = min(chunk_runs, runs - start)
+        settings = source.settings(count)
+        outputs = np.asarray(device.measure(settings), dtype=np.uint8)
+        violations += int(bell_indicator(outputs, settings).sum())
+        if certified:
+            kept.append(np.packbits(outputs.reshape(-1)))
+        if progress is not None:
+            progress(count)
+    test = acceptance(violations, runs, delta)
+    common = dict(runs=runs, eps=source.eps, source=source.name,
+                  device=device.describe() if hasattr(device, "describe") else {},
+                  secure=bool(source.secure), bell_test=test, requested_error=error,
+                  certificate=certificate)
+    if not test.accepted:
+        return AmplificationResult(status=STATUS_ABORTED, output=None, required_runs=None,
+                                   reason=f"L_n = {test.bell_average:.6g} > delta = {delta:g}",
+                                   **common)
+    if not certified:
+        requested = output_bits if output_bits is not None else 1
+        plan = plan_protocol1(requested, error, source.eps, delta, extractor)
+        reason = failure_reason(certificate, error)
+        if plan.required_runs is None:
+            reason += f"; {plan.reason}"
+        return AmplificationResult(status=STATUS_NOT_CERTIFIED, output=None,
+                                   required_runs=plan.required_runs, reason=reason, **common)
+    x = np.unpackbits(np.concatenate(kept), count=4 * runs)
+    t = source.bits(certificate.t_length)
+    output = extractor.extract(x, t, certificate.output_bits)
+    return AmplificationResult(status=STATUS_CERTIFIED, output=output, required_runs=runs,
+                               reason="", **common)

@@ -1,0 +1,153 @@
+"""``bellbox amplify``: DI randomness amplification of an SV source (paper 004, Protocol I).
+
+Runs (or with ``--plan`` only plans) Protocol I of Fig. 1 and prints its certificate: the bound
+on ``d_comp p(ACC)`` of eq. (112) with every intermediate number. Bits are written (``--out``)
+only when the certificate meets ``--error``. Exit status 0 when bits are output, 3 otherwise
+(aborted, not certified, or a plan), 2 on bad input. Protocol II (Fig. 3) is not implemented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from . import EXIT_NO_OUTPUT, EXIT_OK
+from .arguments import add_backend_argument, positive_int, unit_interval
+from .output import print_json
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("amplify", help="DI randomness amplification (paper 004)")
+    parser.add_argument("--protocol", type=int, choices=(1, 2), default=1,
+                        help="Protocol I (Fig. 1) or II (Fig. 3; not implemented yet)")
+    parser.add_argument("--sv-eps", type=_number, required=True, metavar="EPS",
+                        help="SV parameter eps in [0, 1/2) (paper 004 eq. (1))")
+    parser.add_argument("--sv-strategy", default="iid-high", metavar="NAME",
+                        help="simulated SV strategy (uniform, iid-high, iid-low, sticky, "
+                             "steer-untested, steer-repeat; default iid-high)")
+    parser.add_argument("--sv-file", default=None, metavar="PATH",
+                        help="read the SV bits from a file instead (eps is your claim)")
+    parser.add_argument("--sv-file-format", choices=("binary", "ascii"), default="binary")
+    parser.add_argument("--runs", type=positive_int, required=True, metavar="N",
+                        help="number of runs n of the four-party device")
+    parser.add_argument("--blocks", type=positive_int, default=None, metavar="N2",
+                        help="blocks of the second device (Protocol II only)")
+    parser.add_argument("--delta", type=_number, default=None, metavar="D",
+                        help="acceptance threshold on L_n (default: 1.1 x the white-noise "
+                             "expectation 4 xi (1/2 + eps)^4)")
+    parser.add_argument("--noise", type=unit_interval, default=0.0, metavar="XI",
+                        help="white-noise fraction xi of the quantum device (default 0)")
+    parser.add_argument("--error", type=_number, default=2.0**-40, metavar="E",
+                        help="required bound on d_comp p(ACC) (default 2^-40)")
+    parser.add_argument("--bits", type=positive_int, default=None, metavar="M",
+                        help="output bits (default: the largest certified number)")
+    add_backend_argument(parser)
+    parser.add_argument("--device", choices=("quantum", "local"), default="quantum")
+    parser.add_argument("--local-strategy", default="00000000", metavar="BITS",
+                        help="8 bits x_i(u_i) for the local device, party-major (default 0s)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed source and device (reproducible: not secure)")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="write the output bits (ASCII 0/1, mode 0600) when certified")
+    parser.add_argument("--plan", action="store_true",
+                        help="only plan: smallest n certifying --bits at --error")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def _source(args: argparse.Namespace):
+    from qdevices.randomness import Randomness
+    from qdevices.sources import FileSource, named_source
+
+    if args.sv_file is not None:
+        return FileSource(args.sv_file, args.sv_eps, args.sv_file_format)
+    return named_source(args.sv_strategy, args.sv_eps, Randomness(args.seed))
+
+
+def _device(args: argparse.Namespace):
+    import numpy as np
+
+    from qdevices import FourPartyDevice, LocalFourPartyDevice
+
+    device_seed = None if args.seed is None else args.seed + 1
+    if args.device == "local":
+        bits = args.local_strategy
+        if len(bits) != 8 or set(bits) - {"0", "1"}:
+            raise ValueError(f"--local-strategy must be 8 characters 0/1, got {bits!r}")
+        strategy = np.array([int(b) for b in bits], dtype=np.uint8).reshape(4, 2)
+        return LocalFourPartyDevice(strategy, seed=device_seed)
+    return FourPartyDevice(args.noise, backend=args.backend, seed=device_seed)
+
+
+def _print_certificate(certificate: dict) -> None:
+    for key, value in certificate.items():
+        print(f"  {key:26s}: {value}")
+
+
+def _plan(args: argparse.Namespace, delta: float) -> int:
+    from protocols.amplification import CyclicShiftExtractor
+    from protocols.amplification_certificate import plan_protocol1
+
+    plan = plan_protocol1(args.bits or 1, args.error, args.sv_eps, delta, CyclicShiftExtractor())
+    report = {**plan.to_dict(), "status": "not certified", "mode": "plan",
+              "bell_average": None, "requested_bits": plan.output_bits, "output_bits": 0,
+              "error_bound": plan.certificate.error_bound}
+    if args.json:
+        print_json(report)
+    else:
+        runs = plan.required_runs if plan.required_runs is not None else "none"
+        print(f"smallest n certifying {plan.output_bits} bits at d_comp p(ACC) <= {args.error:g}"
+              f" (eps = {args.sv_eps:g}, delta = {delta:g}): {runs}")
+        if plan.reason:
+            print(f"reason: {plan.reason}")
+        _print_certificate(plan.certificate.to_dict())
+    return EXIT_NO_OUTPUT
+
+
+def _write_bits(path: str, bits) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("".join("1" if b else "0" for b in bits) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from protocols.amplification import CyclicShiftExtractor, default_delta, run_protocol1
+    from protocols.amplification_certificate import check_eps, check_error
+    from protocols.four_party_bell import check_delta
+
+    if args.protocol == 2:
+        raise ValueError("--protocol 2 (Fig. 3, Theorem 27) is not implemented yet; use 1")
+    check_eps(args.sv_eps)
+    check_error(args.error)
+    delta = check_delta(args.delta if args.delta is not None
+                        else default_delta(args.noise, args.sv_eps))
+    if args.plan:
+        return _plan(args, delta)
+    result = run_protocol1(_device(args), _source(args), args.runs, delta, args.error,
+                           CyclicShiftExtractor(), output_bits=args.bits)
+    if result.output is not None and args.out is not None:
+        _write_bits(args.out, result.output)
+    report = result.to_dict()
+    if result.output is not None and args.out is None:
+        report["bits"] = "".join(map(str, result.output.tolist()))
+    if args.json:
+        print_json(report)
+    else:
+        print(f"status        : {result.status}" + (f" ({result.reason})" if result.reason else ""))
+        print(f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})")
+        print(f"output bits   : {result.output_bits}" + (f" -> {args.out}" if args.out and
+                                                         result.output is not None else ""))
+        print(f"d_comp p(ACC) <= 2^{result.certificate.log2_error_bound:.2f}")
+        print(f"required runs : {result.required_runs}")
+        print(f"randomness    : {report['randomness']}")
+        _print_certificate(result.certificate.to_dict())
+        if "bits" in report:
+            print(f"bits          : {report['bits']}")
+    return EXIT_OK if result.output is not None else EXIT_NO_OUTPUT

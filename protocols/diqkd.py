@@ -1,0 +1,306 @@
+"""Device-independent QKD secure against no-signaling adversaries (paper 000, Sec. III A).
+
+Steps (the paper's numbering):
+
+1. *Distribution and measurements* (:func:`choose_settings`, :func:`collect_records`): i.i.d.
+   test bits I, J with P(1) = gamma from the protocol randomness; I = 0 gives X = 0, I = 1 a
+   uniform X in {0..M-1}; J = 0 gives Y = M, J = 1 a uniform Y in {0..M-1}.
+2. *Estimation*: N_e = {n : I_n = J_n = 1, (X_n - Y_n) mod M in {0, 1}} (eq. (12)),
+   W-bar = mean of W_n over N_e (eq. (13)); N_r = {n : I_n = J_n = 0} (eq. (14)).
+3. *Error correction*: one-way LDPC syndrome coding plus a t-bit two-universal hash tag
+   (:mod:`protocols.reconciliation`); N_c counts every published bit about A_r; the
+   probability of accepting B'_r != A_r is at most eps_erco = 2^-t.
+4. *Privacy amplification*: Toeplitz hashing (two-universal, Definition 5) of A_r and B'_r to
+   N_s(W-bar) bits, eq. (17) with the minimum over theta (:mod:`protocols.keyrate`).
+
+Theorem 9 (eq. (68)): the keys are (eps + 2 eps_erco)-close to ideal in the universally
+composable sense of eq. (11).
+
+The error rate lambda used to choose the code is an estimate: by default it is inferred from
+an upper confidence value of W-bar under the honest model of Sec. III C
+(``<W> = (1 - xi) sin^2(pi/4M) + xi/2``, ``lambda = xi/2``). It affects only whether error
+correction succeeds, never security: a wrong estimate makes the tag check fail and the run
+abort. No key bit is sacrificed to estimate it.
+
+Aborts are results (``status = "aborted"`` with a reason), not exceptions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from extractors import toeplitz_hash
+from qdevices import Randomness
+
+from .chained_bell import bell_indicator, in_estimation_support
+from .keyrate import finite_key_length, rounds_for_key
+from .reconciliation import error_correction_leakage, reconcile
+from .records import QKDRecords
+
+#: Rounds measured per device call (bounds memory, drives the progress bar).
+CHUNK_ROUNDS = 1_000_000
+#: One-sided confidence multiplier on W-bar used for the error-rate estimate (efficiency only).
+ESTIMATE_SIGMAS = 3.0
+
+
+class QKDInputError(ValueError):
+    """A DI-QKD parameter is outside its allowed range."""
+
+
+@dataclass(frozen=True)
+class QKDParameters:
+    """Parameters of one run.
+
+    ``eps`` is the privacy-amplification security parameter of eq. (17); ``eps_erco`` bounds the
+    probability that error correction accepts a wrong key (eq. (67)). The total distance from an
+    ideal key is ``eps + 2 eps_erco`` (eq. (68)).
+    """
+
+    rounds: int
+    settings: int = 7
+    gamma: float = 0.887
+    eps: float = 1e-9
+    eps_erco: float = 1e-10
+    error_rate: float | None = None  # None: estimate from W-bar (honest model)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1:
+            raise QKDInputError(f"rounds must be an integer >= 1, got {self.rounds!r}")
+        if not isinstance(self.settings, (int, np.integer)) or self.settings < 2:
+            raise QKDInputError(f"settings (M) must be an integer >= 2, got {self.settings!r}")
+        for name in ("gamma", "eps", "eps_erco"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise QKDInputError(f"{name} must be in (0, 1), got {value}")
+        if self.error_rate is not None and not 0.0 <= self.error_rate < 0.5:
+            raise QKDInputError(f"error_rate must be in [0, 0.5), got {self.error_rate}")
+
+    @property
+    def total_eps(self) -> float:
+        """``eps + 2 eps_erco``, the composable security parameter of eq. (68)."""
+        return self.eps + 2.0 * self.eps_erco
+
+
+@dataclass(frozen=True)
+class QKDResult:
+    """Everything a reader needs to check the security claim of one run.
+
+    ``key_a`` / ``key_b`` hold the keys (``key_length`` bits, packed big-endian, the last byte
+    zero-padded); they are left out of :meth:`to_dict`.
+    """
+
+    status: str  # "key" or "aborted"
+    reason: str
+    rounds: int
+    settings: int
+    gamma: float
+    estimation_rounds: int
+    raw_key_rounds: int
+    bell_value: float | None
+    local_bound: float
+    error_rate_estimate: float | None
+    qber: float | None
+    leaked_bits: int
+    key_length: int
+    eps: float
+    eps_erco: float
+    total_eps: float
+    randomness: str
+    secure_randomness: bool
+    key_length_terms: dict[str, Any] | None = None
+    reconciliation: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    key_a: bytes = field(default=b"", repr=False)
+    key_b: bytes = field(default=b"", repr=False)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "key"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, keys excluded."""
+        data = asdict(self)
+        del data["key_a"], data["key_b"]
+        data["reproducible"] = "not secure" if not self.secure_randomness else "no"
+        return data
+
+
+@dataclass(frozen=True)
+class RoundChoices:
+    """Step 1's public choices: test bits and settings, one entry per round."""
+
+    alice_test: np.ndarray
+    bob_test: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def inputs(self) -> np.ndarray:
+        return np.stack([self.x, self.y], axis=1)
+
+
+def choose_settings(rounds: int, settings: int, gamma: float, randomness: Randomness) -> RoundChoices:
+    """Step 1: I, J i.i.d. with P(1) = gamma; X = 0 if I = 0 else uniform; Y = M if J = 0 else uniform."""
+    dtype = np.uint8 if settings < 255 else np.int32
+    alice_test = randomness.bernoulli(gamma, rounds)
+    bob_test = randomness.bernoulli(gamma, rounds)
+    x = np.where(alice_test == 1, randomness.integers(settings, rounds), 0).astype(dtype)
+    y = np.where(bob_test == 1, randomness.integers(settings, rounds), settings).astype(dtype)
+    return RoundChoices(alice_test, bob_test, x, y)
+
+
+def collect_records(
+    device: Any,
+    params: QKDParameters,
+    randomness: Randomness,
+    progress: Callable[[int], None] | None = None,
+) -> QKDRecords:
+    """Run step 1 on ``device`` (any ``measure(inputs) -> outputs`` two-party box), in chunks."""
+    choices = choose_settings(params.rounds, params.settings, params.gamma, randomness)
+    outputs = np.empty((params.rounds, 2), dtype=np.uint8)
+    for start in range(0, params.rounds, CHUNK_ROUNDS):
+        stop = min(start + CHUNK_ROUNDS, params.rounds)
+        outputs[start:stop] = device.measure(choices.inputs[start:stop])
+        if progress is not None:
+            progress(stop - start)
+    return QKDRecords(
+        params.settings, choices.alice_test, choices.bob_test, choices.x, choices.y, outputs[:, 0], outputs[:, 1]
+    )
+
+
+def estimate_error_rate(bell_value: float, estimation_rounds: int, settings: int) -> float:
+    """Key-pair error rate implied by an upper confidence value of W-bar under the honest model.
+
+    ``W_up = W-bar + 3 sqrt(W-bar (1 - W-bar) / N_e)``; inverting eq. (26) gives
+    ``xi = (W_up - s) / (1/2 - s)`` with ``s = sin^2(pi/4M)``; ``lambda = xi/2`` (Sec. III C).
+    Used to choose the error-correcting code only.
+    """
+    spread = math.sqrt(max(bell_value * (1.0 - bell_value), 1.0 / estimation_rounds) / estimation_rounds)
+    upper = bell_value + ESTIMATE_SIGMAS * spread
+    ideal = math.sin(math.pi / (4 * settings)) ** 2
+    noise = min(max((upper - ideal) / (0.5 - ideal), 0.0), 1.0)
+    return min(noise / 2.0, 0.49)
+
+
+def _pack(bits: np.ndarray) -> bytes:
+    return np.packbits(bits).tobytes()
+
+
+def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomness) -> QKDResult:
+    """Steps 2-4 on recorded rounds; returns the keys or the reason for aborting."""
+    if records.settings != params.settings:
+        raise QKDInputError(f"records have settings M={records.settings}, parameters M={params.settings}")
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+    m = params.settings
+    base = dict(
+        rounds=records.rounds,
+        settings=m,
+        gamma=params.gamma,
+        local_bound=1.0 / (2 * m),
+        eps=params.eps,
+        eps_erco=params.eps_erco,
+        total_eps=params.total_eps,
+        randomness=randomness.label,
+        secure_randomness=randomness.secure,
+        timings=timings,
+    )
+
+    # Step 2: estimation (eqs. (12)-(14))
+    both_test = (records.alice_test == 1) & (records.bob_test == 1)
+    estimation = both_test & in_estimation_support(records.x, records.y, m)
+    raw = (records.alice_test == 0) & (records.bob_test == 0)
+    n_e, n_r = int(estimation.sum()), int(raw.sum())
+    w = bell_indicator(records.a[estimation], records.b[estimation], records.x[estimation], records.y[estimation], m)
+    bell_value = float(w.mean()) if n_e else None
+    alice_raw, bob_raw = records.a[raw].astype(np.uint8), records.b[raw].astype(np.uint8)
+    timings["estimation"] = time.perf_counter() - clock
+    base.update(estimation_rounds=n_e, raw_key_rounds=n_r, bell_value=bell_value)
+
+    def aborted(reason: str, **extra: Any) -> QKDResult:
+        fields = dict(base, status="aborted", reason=reason, error_rate_estimate=None, qber=None,
+                      leaked_bits=0, key_length=0)
+        fields.update(extra)
+        return QKDResult(**fields)
+
+    if n_e == 0 or n_r == 0:
+        return aborted(f"no {'estimation' if n_e == 0 else 'raw-key'} rounds (N_e={n_e}, N_r={n_r}); use more rounds")
+
+    lam = params.error_rate if params.error_rate is not None else estimate_error_rate(bell_value, n_e, m)
+    planned_leak = error_correction_leakage(n_r, lam, params.eps_erco)
+    planned = finite_key_length(bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
+                                raw_key_rounds=n_r, leaked_bits=planned_leak, eps=params.eps)
+    if planned.bits == 0:
+        return aborted(_no_key_reason(bell_value, m, records.rounds, params.eps),
+                       error_rate_estimate=lam, key_length_terms=planned.to_dict())
+
+    # Step 3: one-way error correction with hash verification
+    clock = time.perf_counter()
+    corrected = reconcile(alice_raw, bob_raw, error_rate=lam, eps_erco=params.eps_erco, randomness=randomness)
+    timings["error_correction"] = time.perf_counter() - clock
+    summary = {k: v for k, v in asdict(corrected).items() if k != "corrected"}
+    if not corrected.success:
+        return aborted(f"error correction failed: {corrected.message}", error_rate_estimate=lam,
+                       leaked_bits=corrected.leaked_bits, reconciliation=summary)
+    qber = float(np.count_nonzero(corrected.corrected != bob_raw) / n_r)
+
+    # Step 4: privacy amplification to N_s(W-bar) bits, eq. (17)
+    length = finite_key_length(bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
+                               raw_key_rounds=n_r, leaked_bits=corrected.leaked_bits, eps=params.eps)
+    if length.bits == 0:
+        return aborted(_no_key_reason(bell_value, m, records.rounds, params.eps), error_rate_estimate=lam, qber=qber,
+                       leaked_bits=corrected.leaked_bits, key_length_terms=length.to_dict(), reconciliation=summary)
+    clock = time.perf_counter()
+    seed = randomness.bits(n_r + length.bits - 1)
+    key_a = toeplitz_hash(alice_raw, seed, length.bits)
+    key_b = toeplitz_hash(corrected.corrected, seed, length.bits)
+    timings["privacy_amplification"] = time.perf_counter() - clock
+    return QKDResult(
+        **base,
+        status="key",
+        reason="",
+        error_rate_estimate=lam,
+        qber=qber,
+        leaked_bits=corrected.leaked_bits,
+        key_length=length.bits,
+        key_length_terms=length.to_dict(),
+        reconciliation=summary,
+        key_a=_pack(key_a),
+        key_b=_pack(key_b),
+    )
+
+
+def _no_key_reason(bell_value: float, settings: int, rounds: int, eps: float) -> str:
+    """Why eq. (17) gives no key, and how many rounds the observed Bell value would need."""
+    ideal = math.sin(math.pi / (4 * settings)) ** 2
+    if bell_value >= 1.0 / (2 * settings):
+        return (f"W-bar = {bell_value:.5f} does not violate the Bell inequality (local bound 1/(2M) = "
+                f"{1 / (2 * settings):.5f}): no key can be certified")
+    noise = min(max((bell_value - ideal) / (0.5 - ideal), 0.0), 1.0)
+    needed = rounds_for_key(settings=settings, noise=noise, eps=eps)
+    if needed is None:
+        return (f"W-bar = {bell_value:.5f} (noise-equivalent xi = {noise:.4f}) is above the key threshold "
+                f"for M={settings}: no number of rounds gives a key")
+    return (f"N_s(W-bar) = 0 at N = {rounds} (W-bar = {bell_value:.5f}); a key needs about N >= {needed} "
+            f"rounds at this Bell value")
+
+
+def run_diqkd(
+    device: Any,
+    params: QKDParameters,
+    randomness: Randomness | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> QKDResult:
+    """Steps 1-4 end to end on ``device``; protocol randomness from the OS CSPRNG by default."""
+    randomness = randomness if randomness is not None else Randomness()
+    clock = time.perf_counter()
+    records = collect_records(device, params, randomness, progress)
+    devices_seconds = time.perf_counter() - clock
+    result = distill_key(records, params, randomness)
+    result.timings["devices"] = devices_seconds
+    return result

@@ -1,0 +1,212 @@
+"""One-way error correction (paper 000 Sec. III A step 3; Theorem 9 eq. 67).
+
+Statistical tests use fixed seeds; each states its tolerance next to the assertion.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from protocols import reconciliation as rec
+from protocols.ldpc_codes import CodeShapeError, parity_check_matrix
+from qdevices.randomness import Randomness
+
+
+def keys(length: int, flip_probability: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Alice's uniform raw key and Bob's copy through a binary symmetric channel."""
+    rng = np.random.default_rng(seed)
+    alice = rng.integers(0, 2, length, dtype=np.uint8)
+    flips = (rng.random(length) < flip_probability).astype(np.uint8)
+    return alice, alice ^ flips
+
+
+# --- input validation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(alice=np.zeros(8, np.uint8), bob=np.zeros(7, np.uint8)), "bob"),
+        (dict(alice=np.array([0, 1, 2]), bob=np.zeros(3, np.uint8)), "alice"),
+        (dict(alice=np.zeros(3, np.uint8), bob=np.array([0, -1, 0])), "bob"),
+        (dict(alice=np.zeros((2, 2), np.uint8), bob=np.zeros((2, 2), np.uint8)), "alice"),
+        (dict(alice=np.zeros(3), bob=np.zeros(3)), "alice"),
+        (dict(error_rate=0.5), "error_rate"),
+        (dict(error_rate=-0.01), "error_rate"),
+        (dict(error_rate=float("nan")), "error_rate"),
+        (dict(eps_erco=0.0), "eps_erco"),
+        (dict(eps_erco=1.0), "eps_erco"),
+    ],
+)
+def test_bad_input_names_the_parameter(kwargs: dict, name: str) -> None:
+    arguments = dict(alice=np.zeros(8, np.uint8), bob=np.zeros(8, np.uint8), error_rate=0.01,
+                     eps_erco=1e-10, randomness=Randomness(seed=1))
+    arguments.update(kwargs)
+    with pytest.raises(rec.ReconciliationInputError, match=name):
+        rec.reconcile(**arguments)
+    assert issubclass(rec.ReconciliationInputError, ValueError)
+
+
+def test_leakage_planner_rejects_bad_lengths() -> None:
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(rec.ReconciliationInputError, match="raw_key_length"):
+            rec.error_correction_leakage(bad, 0.01, 1e-10)
+
+
+# --- tag length: hand-derived -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("eps", "bits"),
+    [(0.5, 1), (0.25, 2), (0.3, 2), (2.0**-20, 20), (1e-10, 34), (1e-12, 40)],
+)
+def test_tag_length_is_the_smallest_t_with_two_to_minus_t_below_eps(eps: float, bits: int) -> None:
+    # log2(1e10) = 33.22 -> 34; log2(1e12) = 39.86 -> 40; 2^-20 exactly -> 20.
+    assert rec.tag_length(eps) == bits
+
+
+# --- the code -------------------------------------------------------------------------------
+
+
+def test_parity_check_matrix_is_deterministic_binary_and_has_no_empty_rows() -> None:
+    first = parity_check_matrix(3000, 300).copy()
+    parity_check_matrix.cache_clear()
+    second = parity_check_matrix(3000, 300)
+    assert (first != second).nnz == 0
+    assert set(np.unique(second.data)) == {1}
+    row_weights = np.diff(second.indptr)
+    assert row_weights.min() >= 1
+    # check-concentrated: round-robin dealing keeps row degrees within a few of each other
+    assert row_weights.max() - row_weights.min() <= 3
+    with pytest.raises(CodeShapeError, match="syndrome_length"):
+        parity_check_matrix(100, 100)
+
+
+# --- correctness --------------------------------------------------------------------------
+
+
+def test_errors_below_design_rate_are_corrected() -> None:
+    # Seeds 11..13; design rate 0.01, actual rate 0.006. Tolerance: every run must succeed
+    # (at this margin the benchmark measures no frame error in its runs).
+    for seed in (11, 12, 13):
+        alice, bob = keys(20_000, 0.006, seed)
+        result = rec.reconcile(alice, bob, error_rate=0.01, eps_erco=1e-10,
+                               randomness=Randomness(seed=seed))
+        assert result.success, result.message
+        assert np.array_equal(result.corrected, alice)
+        assert result.message == ""
+
+
+def test_multi_block_keys_with_a_shortened_last_block_are_corrected() -> None:
+    # 70_001 bits -> 3 blocks of 23_334 bits, the last one 23_333 bits (shortened code).
+    alice, bob = keys(70_001, 0.01, seed=21)
+    result = rec.reconcile(alice, bob, error_rate=0.02, eps_erco=1e-9, randomness=Randomness(seed=21))
+    assert result.blocks == math.ceil(70_001 / rec.MAX_BLOCK_LENGTH) == 3
+    assert result.success, result.message
+    assert np.array_equal(result.corrected, alice)
+
+
+def test_too_many_errors_abort_and_never_yield_unequal_keys() -> None:
+    # Seeds 100..139; design rate 0.005, actual rate 0.05 (ten times more). Tolerance: no run
+    # may return a corrected key different from Alice's; every run is expected to fail.
+    accepted = 0
+    for seed in range(100, 140):
+        alice, bob = keys(2_000, 0.05, seed)
+        result = rec.reconcile(alice, bob, error_rate=0.005, eps_erco=1e-6,
+                               randomness=Randomness(seed=seed))
+        if result.success:
+            accepted += 1
+            assert np.array_equal(result.corrected, alice)
+        else:
+            assert result.corrected is None and result.message
+    assert accepted == 0
+
+
+def test_tag_bounds_the_probability_of_accepting_a_wrong_key() -> None:
+    # Theorem 9 eq. (67): P(accept and B' != A) <= 2^-t. With eps_erco = 1/4 (t = 2) and
+    # lambda = 0 (no syndrome), every run has B' = B != A, so acceptances are tag collisions
+    # with probability exactly 1/4 for a two-universal family. Seeds 0..399; tolerance:
+    # 4 binomial standard deviations, sqrt(400 * 0.25 * 0.75) = 8.7 -> +-35 around 100.
+    alice, bob = keys(64, 0.2, seed=5)
+    assert not np.array_equal(alice, bob)
+    accepted_wrong = 0
+    for seed in range(400):
+        result = rec.reconcile(alice, bob, error_rate=0.0, eps_erco=0.25, randomness=Randomness(seed=seed))
+        assert result.tag_bits == 2 and result.syndrome_bits == 0
+        if result.success:
+            accepted_wrong += int(not np.array_equal(result.corrected, alice))
+    assert abs(accepted_wrong - 100) <= 35
+
+
+def test_exact_zero_error_rate_sends_only_the_tag() -> None:
+    alice, _ = keys(5_000, 0.0, seed=3)
+    result = rec.reconcile(alice, alice.copy(), error_rate=0.0, eps_erco=1e-10, randomness=Randomness(seed=3))
+    assert result.success and np.array_equal(result.corrected, alice)
+    assert (result.syndrome_bits, result.tag_bits, result.leaked_bits) == (0, 34, 34)
+    alice_bits, bob_bits = keys(5_000, 0.001, seed=4)
+    failed = rec.reconcile(alice_bits, bob_bits, error_rate=0.0, eps_erco=1e-10, randomness=Randomness(seed=4))
+    assert not failed.success and "hash tags differ" in failed.message
+
+
+def test_a_block_too_short_for_a_code_is_sent_whole() -> None:
+    # 12 bits at design rate 0.3: the syndrome would exceed the block, so the block itself
+    # (12 bits) is published; Bob's key is then exactly Alice's whatever the errors.
+    alice, bob = keys(12, 0.3, seed=8)
+    result = rec.reconcile(alice, bob, error_rate=0.3, eps_erco=1e-10, randomness=Randomness(seed=8))
+    assert result.success and np.array_equal(result.corrected, alice)
+    assert result.syndrome_bits == 12 and result.code_rate == 0.0
+
+
+# --- leakage accounting ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("length", "rate"), [(1_000, 0.03), (70_001, 0.01), (40_000, 0.0), (12, 0.3)])
+def test_leaked_bits_count_every_published_bit(length: int, rate: float) -> None:
+    alice, bob = keys(length, rate / 2, seed=length)
+    plan = rec.plan_reconciliation(length, rate, 1e-10)
+    message = rec.alice_message(alice, plan, Randomness(seed=1))
+    # Count the published bits about A_r from the message itself: syndromes and tag.
+    counted = message.syndromes.size + message.tag.size
+    # ...and from the public matrix shape: (rows of H) x (number of blocks) + t.
+    rows = 0 if plan.syndrome_length == 0 else rec.block_parity_check(plan).shape[0]
+    assert counted == rows * math.ceil(length / rec.MAX_BLOCK_LENGTH) + 34
+    result = rec.reconcile(alice, bob, error_rate=rate, eps_erco=1e-10, randomness=Randomness(seed=1))
+    assert result.leaked_bits == counted == rec.error_correction_leakage(length, rate, 1e-10)
+    assert result.syndrome_bits + result.tag_bits == result.leaked_bits
+
+
+def test_syndromes_match_a_dense_per_block_computation() -> None:
+    # Independent method: dense H times each block (last block through the shortened code).
+    alice, _ = keys(5_001, 0.0, seed=9)
+    plan = rec.plan_reconciliation(5_001, 0.02, 1e-6)
+    dense = rec.block_parity_check(plan).toarray().astype(np.int64)
+    n = plan.block_length
+    expected = [dense[:, : len(block)] @ block % 2 for block in
+                (alice[i : i + n].astype(np.int64) for i in range(0, 5_001, n))]
+    assert np.array_equal(rec.block_syndromes(alice, plan), np.array(expected, dtype=np.uint8))
+
+
+def test_syndrome_length_follows_the_documented_rule() -> None:
+    # m = ceil(f n h(lambda + z sqrt(lambda (1 - lambda) / n))), by hand at two points:
+    # lambda = 0.01 is a knot (f = 1.3); lambda = sqrt(0.02 * 0.03) lies halfway between the
+    # knots 0.02 (1.3) and 0.03 (1.35) in log10, so f = 1.325 there.
+    def by_hand(n: int, lam: float, f: float) -> int:
+        q = lam + 2.5 * math.sqrt(lam * (1 - lam) / n)
+        return math.ceil(f * n * (-q * math.log2(q) - (1 - q) * math.log2(1 - q)))
+
+    assert rec.ERROR_QUANTILE == 2.5
+    assert rec.syndrome_length(32_768, 0.01) == by_hand(32_768, 0.01, 1.3)
+    assert rec.syndrome_length(10_000, math.sqrt(0.02 * 0.03)) == by_hand(10_000, math.sqrt(0.02 * 0.03), 1.325)
+    assert rec.syndrome_length(10_000, 0.0) == 0
+    assert rec.syndrome_length(10, 0.4) == 10
+
+
+def test_seeded_runs_are_reproducible() -> None:
+    alice, bob = keys(3_000, 0.01, seed=31)
+    runs = [rec.reconcile(alice, bob, error_rate=0.02, eps_erco=1e-8, randomness=Randomness(seed=2))
+            for _ in range(2)]
+    assert runs[0].success == runs[1].success
+    assert runs[0].leaked_bits == runs[1].leaked_bits
