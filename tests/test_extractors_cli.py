@@ -90,3 +90,13 @@ def test_refusals_are_one_line_exit_2(files, capsys, extra, match) -> None:
     assert status == 2 and stdout == ""
     assert stderr.count("\n") == 1 and match in stderr
     assert not (path / "x.bin").exists()
+
+
+def test_bits_without_claims_is_written_but_not_certified(files, capsys) -> None:
+    path, _ = files
+    status, stdout, _ = run(["extract", "two-source", "--in", str(path / "a.bin"), "--in",
+                             str(path / "b.bin"), "--out", str(path / "u.bin"), "--bits", "64"],
+                            capsys)
+    report = json.loads(stdout)
+    assert status == 3 and report["certified"] is False and report["error"] is None
+    assert (path / "u.bin").stat().st_size == 8

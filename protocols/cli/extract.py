@@ -3,8 +3,9 @@
 The output length comes from the calculators of :mod:`extractors` (leftover hash lemma for
 Toeplitz; the two-source bounds of :mod:`extractors.bounds`) unless ``--bits`` is given, in which
 case the claimed min-entropies must support it. Claims that cannot support any output (or the
-requested one) are refused with one line on stderr and exit status 2. Output files are written
-with mode 0600; no bit of input or output is ever printed.
+requested one) are refused with one line on stderr and exit status 2. ``--bits`` without
+``--min-entropy`` writes the output but certifies nothing (``"certified": false``, exit status 3).
+Output files are written with mode 0600; no bit of input or output is ever printed.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         report = _multi_source(args, entropies)
     report.update({"method": args.method, "out": args.out, "format": args.format})
     print_json(report)
-    return 0
+    # --bits without --min-entropy: output written but nothing certified (exit status 3).
+    return 0 if report["certified"] else 3
 
 
 def _toeplitz(args: argparse.Namespace, entropies: list[float]) -> dict:
