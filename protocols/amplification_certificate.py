@@ -17,7 +17,10 @@ stop mattering). For ``n`` runs, SV parameter ``eps``, acceptance threshold ``de
    the proof of Prop. 19 (eqs. (108)-(110)) give
    ``E_{(z,u,e)|ACC} max_x q(x|z,u,e,ACC) <= delta_1 / q(ACC)`` with
    ``delta_1 = max(eps_Az, gamma**g) + eps_Az`` (the paper's eq. (105) rounds this up to
-   ``gamma**(mu n) + 2 eps_Az``).
+   ``gamma**(mu n) + 2 eps_Az``). Every report publishes the Bell-test count ``n L_n``, which
+   takes one of ``floor(delta n) + 1`` values on acceptance; knowing it can raise the guessing
+   probability by at most that factor, so ``delta_1`` is multiplied by ``floor(delta n) + 1``
+   (a term the paper does not need because it publishes only accept/abort).
 5. Theorem 20's proof (eqs. (113)-(122)) with a free Markov threshold: ``(z,u,e)`` is good when
    ``max_x q(x|z,u,e,ACC) <= 2**-k``; Markov gives ``q(bad|ACC) <= delta_1 2**k / q(ACC)``.
    On good triples ``x`` has min-entropy ``>= k``; ``t`` (``l_t`` further SV bits, eq. (118))
@@ -142,6 +145,7 @@ class ProtocolICertificate:
     gamma: float
     gamma_paper: float
     log2_gamma_power: float
+    log2_bell_count_values: float
     log2_delta1: float
     x_length: int
     x_min_entropy: int
@@ -168,8 +172,19 @@ class ProtocolICertificate:
 
 
 def _gamma_terms(runs: int, eps: float, delta: float, delta_az: float) -> dict[str, float]:
+    """Lemma 9-12 quantities and ``delta_1`` (eqs. (105)-(110)).
+
+    ``good = n - floor(n sqrt(delta + delta_Az))`` is computed with every rounding pushed
+    upwards inside the floor, so it is never one too large. The published Bell-test count
+    (``bell_average`` in every report) takes one of ``floor(delta n) + 1`` values on
+    acceptance; conditioning on it multiplies the guessing probability bounded by ``delta_1``
+    by at most that many (``sum_L max_x q(x, L) <= |L| max_x q(x)``), so ``delta_1`` carries the
+    factor ``floor(delta n) + 1``.
+    """
     bell_bound = math.sqrt(delta + delta_az)
-    good = runs - math.floor(runs * bell_bound)
+    bell_bound_up = math.nextafter(math.sqrt(math.nextafter(delta + delta_az, math.inf)), math.inf)
+    good = runs - math.floor(math.nextafter(runs * bell_bound_up, math.inf))
+    log2_count_values = math.log2(math.floor(delta * runs) + 1)
     lemma10 = bell_bound / min_setting_probability(eps)
     gamma = gamma_bound(lemma10)
     log2_gamma_power = good * math.log2(gamma) if gamma < 1 else 0.0
@@ -178,7 +193,8 @@ def _gamma_terms(runs: int, eps: float, delta: float, delta_az: float) -> dict[s
             "lemma10_bell_sum": lemma10, "gamma": gamma,
             "gamma_paper": min(1.0, (1.0 + 2.0 * lemma10) / 3.0),
             "log2_gamma_power": log2_gamma_power, "log2_eps_az": log2_eps_az,
-            "log2_delta1": _log2_sum(max(log2_eps_az, log2_gamma_power), log2_eps_az)}
+            "log2_bell_count_values": log2_count_values,
+            "log2_delta1": _log2_sum(max(log2_eps_az, log2_gamma_power), log2_eps_az) + log2_count_values}
 
 
 def _best_entropy_threshold(log2_delta1: float, x_length: int, t_length: int, t_entropy: float,
@@ -227,7 +243,7 @@ def certify_protocol1(runs: int, eps: float, delta: float, output_bits: int,
             good_positions=int(g["good_positions"]), mu=g["mu"],
             lemma10_bell_sum=g["lemma10_bell_sum"], gamma=g["gamma"],
             gamma_paper=g["gamma_paper"], log2_gamma_power=g["log2_gamma_power"],
-            log2_delta1=g["log2_delta1"], x_length=x_length, x_min_entropy=k,
+            log2_bell_count_values=g["log2_bell_count_values"], log2_delta1=g["log2_delta1"], x_length=x_length, x_min_entropy=k,
             t_length=t_length, t_min_entropy=t_entropy, extractor=extractor.name,
             log2_extractor_error=log2_ext, log2_markov_term=log2_markov,
             log2_d_times_acceptance=log2_d, log2_error_bound=output_bits + log2_d)

@@ -6,8 +6,9 @@ reproducible PCG64 stream for experiments and tests, and every result built from
 ``secure = False`` ("reproducible: not secure").
 
 Uniform reals are drawn as 53-bit dyadic fractions ``u = k / 2**53`` with ``k`` uniform on
-``[0, 2**53)``, so ``P(u < p)`` differs from ``p`` by less than ``2**-53`` and an integer drawn as
-``floor(u * high)`` has a bias below ``high * 2**-53``.
+``[0, 2**53)``, so a Bernoulli bit ``[u < p]`` is 1 with probability ``ceil(p 2**53) / 2**53``
+(within ``2**-53`` of ``p``; the bits are exactly i.i.d.). Integers (measurement settings) are
+exactly uniform, by rejection sampling.
 """
 
 from __future__ import annotations
@@ -76,10 +77,24 @@ class Randomness:
         return (self.uniform(count) < probability).astype(np.uint8)
 
     def integers(self, high: int, count: int) -> np.ndarray:
-        """``count`` integers uniform on ``{0, ..., high-1}`` (``int64``)."""
+        """``count`` integers exactly uniform on ``{0, ..., high-1}`` (``int64``).
+
+        Rejection sampling: the top ``b = bit_length(high - 1)`` bits of a random 64-bit word
+        are kept when below ``high`` (probability above 1/2) and redrawn otherwise.
+        """
         if high < 1:
             raise ValueError(f"high must be >= 1, got {high}")
-        return np.minimum((self.uniform(count) * high).astype(np.int64), high - 1)
+        out = np.zeros(count, dtype=np.int64)
+        bits = (high - 1).bit_length()
+        filled = 0
+        while bits and filled < count:
+            needed = count - filled
+            draws = needed * 2 + 64  # at least twice the expected number of draws
+            words = np.frombuffer(self.random_bytes(8 * draws), dtype=np.uint64) >> np.uint64(64 - bits)
+            accepted = words[words < high][:needed]
+            out[filled : filled + accepted.size] = accepted
+            filled += accepted.size
+        return out
 
     def numpy_generator(self) -> np.random.Generator:
         """A numpy Generator seeded with 128 bits from this source.

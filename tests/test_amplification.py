@@ -189,3 +189,15 @@ def test_tradeoff_of_eq_111(tmp_path) -> None:
     out = tmp_path / "tradeoff.png"
     assert main(["plot", "tradeoff", "--out", str(out), "--points", "5"]) == 0
     assert out.stat().st_size > 0
+
+
+def test_published_bell_count_is_paid_for_in_delta1() -> None:
+    """The report publishes L_n; its floor(delta n) + 1 possible values multiply delta_1 (review finding)."""
+    from protocols.amplification import CyclicShiftExtractor
+    from protocols.amplification_certificate import certify_protocol1
+
+    runs, delta = 100_000, 0.001
+    certificate = certify_protocol1(runs, 0.0, delta, 8, CyclicShiftExtractor(), delta_az=0.05)
+    assert certificate.log2_bell_count_values == math.log2(101)  # floor(0.001 * 1e5) + 1 = 101 values
+    zero = certify_protocol1(runs, 0.0, 0.0, 8, CyclicShiftExtractor(), delta_az=0.05)
+    assert zero.log2_bell_count_values == 0.0
