@@ -18,8 +18,8 @@ from qdevices.randomness import Randomness
 
 EPS_ERCO = 1e-10
 ERROR_RATES = (0.001, 0.005, 0.01, 0.02, 0.03)
-#: (raw key length, runs) for the efficiency / FER table.
-TABLE_SIZES = ((10_000, 20), (100_000, 4))
+#: (raw key length, runs) for the efficiency / FER table: a short key, and one full code block.
+TABLE_SIZES = ((10_000, 20), (2**16, 30))
 #: raw key lengths timed at lambda = 0.01.
 TIMED_LENGTHS = (100_000, 1_000_000)
 
@@ -32,7 +32,8 @@ def _runs(length: int, error_rate: float, runs: int) -> tuple[float, int, float,
         alice = rng.integers(0, 2, length, dtype=np.uint8)
         bob = alice ^ (rng.random(length) < error_rate).astype(np.uint8)
         start = time.perf_counter()
-        result = reconcile(alice, bob, error_rate=error_rate, eps_erco=EPS_ERCO, randomness=Randomness(seed=seed))
+        result = reconcile(alice, bob, error_rate=error_rate, eps_erco=EPS_ERCO,
+                           randomness=Randomness(seed=seed))
         seconds += time.perf_counter() - start
         failures += not result.success
         if result.success and not np.array_equal(result.corrected, alice):

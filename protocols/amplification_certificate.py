@@ -47,9 +47,10 @@ where ``delta_max`` is the largest value with ``gamma < 1``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -128,8 +129,27 @@ def largest_bell_bound(eps: float) -> float:
     return (2.0 * min_setting_probability(eps)) ** 2
 
 
+class Log2ErrorBound:
+    """Methods shared by certificates that carry ``log2_error_bound`` (Protocols I and II)."""
+
+    log2_error_bound: float
+
+    @property
+    def error_bound(self) -> float:
+        """Upper bound on ``d_comp * p(ACC)`` (eqs. (66), (112), (181)); rounded up, capped at 2."""
+        return min(2.0, 2.0 ** self.log2_error_bound) if self.log2_error_bound < 1024 else 2.0
+
+    def meets(self, error: float) -> bool:
+        return self.log2_error_bound <= math.log2(error)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)  # type: ignore[call-overload]
+        data["error_bound"] = self.error_bound
+        return data
+
+
 @dataclass(frozen=True)
-class ProtocolICertificate:
+class ProtocolICertificate(Log2ErrorBound):
     """Every intermediate number of the Protocol I certificate (see the module docstring)."""
 
     runs: int
@@ -156,19 +176,6 @@ class ProtocolICertificate:
     log2_markov_term: float
     log2_d_times_acceptance: float
     log2_error_bound: float
-
-    @property
-    def error_bound(self) -> float:
-        """Upper bound on ``d_comp * p(ACC)`` (eqs. (66), (112)); rounded up, capped at 2."""
-        return min(2.0, 2.0 ** self.log2_error_bound) if self.log2_error_bound < 1024 else 2.0
-
-    def meets(self, error: float) -> bool:
-        return self.log2_error_bound <= math.log2(error)
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["error_bound"] = self.error_bound
-        return data
 
 
 def _gamma_terms(runs: int, eps: float, delta: float, delta_az: float) -> dict[str, float]:
@@ -350,15 +357,24 @@ def plan_protocol1(output_bits: int, error: float, eps: float, delta: float,
         return Plan(output_bits, error, eps, delta, None, largest,
                     f"not certifiable with n <= {MAX_PLANNED_RUNS:.0e}: "
                     + failure_reason(largest, error))
-    low, high = 1, MAX_PLANNED_RUNS
-    while high - low > max(1, low // 10**4):  # relative resolution 1e-4 of n
+    runs = smallest_meeting_runs(lambda n: certificate(n).meets(error))
+    return Plan(output_bits, error, eps, delta, runs, certificate(runs), "")
+
+
+def smallest_meeting_runs(meets: Callable[[int], bool], largest: int = MAX_PLANNED_RUNS) -> int:
+    """Bisection for the smallest ``n`` in ``[1, largest]`` with ``meets(n)``, given
+    ``meets(largest)``: geometric steps while the bracket spans more than a factor 4, then
+    arithmetic ones, to a relative resolution of 1e-4 of ``n`` (the answer satisfies ``meets``)."""
+    low, high = 1, largest
+    if meets(low):
+        return low
+    while high - low > max(1, low // 10**4):
         middle = math.isqrt(low * high) if high > 4 * low else (low + high) // 2
-        if certificate(middle).meets(error):
+        if meets(middle):
             high = middle
         else:
             low = middle
-    found = certificate(high)
-    return Plan(output_bits, error, eps, delta, high, found, "")
+    return high
 
 
 def largest_certified_output(runs: int, error: float, eps: float, delta: float,
@@ -367,14 +383,26 @@ def largest_certified_output(runs: int, error: float, eps: float, delta: float,
     """Largest ``m`` whose certificate at ``runs`` meets ``error`` (``0`` and the ``m = 1``
     certificate when none does). The bound grows with ``m`` (factor ``2**m``, eq. (86))."""
     error = check_error(error)
-    low_certificate = certify_protocol1(runs, eps, delta, 1, extractor)
+    return largest_meeting_output(
+        lambda bits: certify_protocol1(runs, eps, delta, bits, extractor), error,
+        4 * check_runs(runs))
+
+
+Certificate = TypeVar("Certificate", bound=Log2ErrorBound)
+
+
+def largest_meeting_output(certify: Callable[[int], Certificate], error: float,
+                           most_bits: int) -> tuple[int, Certificate]:
+    """Largest ``m <= most_bits`` whose certificate ``certify(m)`` meets ``error`` (``0`` and the
+    ``m = 1`` certificate when none does), by bisection: the bound grows with ``m``."""
+    low_certificate = certify(1)
     if not low_certificate.meets(error):
         return 0, low_certificate
-    low, high = 1, 4 * check_runs(runs) + 1
+    low, high = 1, most_bits + 1
     best = low_certificate
     while high - low > 1:
         middle = (low + high) // 2
-        candidate = certify_protocol1(runs, eps, delta, middle, extractor)
+        candidate = certify(middle)
         if candidate.meets(error):
             low, best = middle, candidate
         else:

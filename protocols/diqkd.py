@@ -23,27 +23,36 @@ correction succeeds, never security: a wrong estimate makes the tag check fail a
 abort. No key bit is sacrificed to estimate it.
 
 Aborts are results (``status = "aborted"`` with a reason), not exceptions.
+
+What is public. The paper's transcript T (eq. (19)) is I, J, C, G and the test rounds; the
+certificate covers exactly that. The result also carries quantities that are *local* to Bob
+and not covered: the observed QBER (a function of A_r and B_r, up to log2(N_r + 1) bits about
+A_r given B_r) and the error-correction time (which grows with the number of errors).
+``QKDResult.to_dict`` lists them under ``local_only``; do not publish them with the key.
+The accept/reject outcome of the hash check is public and depends on B_r; Lemma 8 and
+Theorem 9 (eqs. (67)-(72)) do not model such an abort flag, and the paper shares this gap: its
+eq. (67) cannot hold for adversarial devices unless error correction may abort. bellbox states
+it as an assumption (README, "DI-QKD").
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
 
 from extractors import toeplitz_hash
 from qdevices import Randomness
+from qdevices.jobs import RunControl, measure_in_jobs
 
 from .chained_bell import bell_indicator, in_estimation_support
 from .keyrate import finite_key_length, rounds_for_key
 from .reconciliation import error_correction_leakage, reconcile
 from .records import QKDRecords
 
-#: Rounds measured per device call (bounds memory, drives the progress bar).
-CHUNK_ROUNDS = 1_000_000
 #: One-sided confidence multiplier on W-bar used for the error-rate estimate (efficiency only).
 ESTIMATE_SIGMAS = 3.0
 
@@ -122,11 +131,15 @@ class QKDResult:
     def success(self) -> bool:
         return self.status == "key"
 
+    #: Fields known to Bob only and not covered by the certificate (module docstring).
+    LOCAL_ONLY = ("qber", "timings")
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields, keys excluded."""
+        """JSON-ready fields, keys excluded; ``local_only`` names what must not be published."""
         data = asdict(self)
         del data["key_a"], data["key_b"]
         data["reproducible"] = "not secure" if not self.secure_randomness else "no"
+        data["local_only"] = list(self.LOCAL_ONLY)
         return data
 
 
@@ -159,18 +172,31 @@ def collect_records(
     params: QKDParameters,
     randomness: Randomness,
     progress: Callable[[int], None] | None = None,
+    control: RunControl | None = None,
 ) -> QKDRecords:
-    """Run step 1 on ``device`` (any ``measure(inputs) -> outputs`` two-party box), in chunks."""
+    """Run step 1 on ``device`` (any ``measure(inputs) -> outputs`` two-party box) in jobs.
+
+    The settings are drawn first, then measured in bounded jobs by
+    :func:`qdevices.jobs.measure_in_jobs`, which checkpoints and retries as ``control`` says.
+    On resume the choices are still drawn (so the protocol randomness is at the same position
+    for steps 2-4 as in an uninterrupted run) but the checkpoint's choices are measured; with
+    seeded randomness they must be equal, which checks that the seed and parameters match.
+    """
+    control = control if control is not None else RunControl()
     choices = choose_settings(params.rounds, params.settings, params.gamma, randomness)
-    outputs = np.empty((params.rounds, 2), dtype=np.uint8)
-    for start in range(0, params.rounds, CHUNK_ROUNDS):
-        stop = min(start + CHUNK_ROUNDS, params.rounds)
-        outputs[start:stop] = device.measure(choices.inputs[start:stop])
-        if progress is not None:
-            progress(stop - start)
-    return QKDRecords(
-        params.settings, choices.alice_test, choices.bob_test, choices.x, choices.y, outputs[:, 0], outputs[:, 1]
-    )
+    context = {"alice_test": choices.alice_test, "bob_test": choices.bob_test}
+    metadata = {"protocol": "diqkd", "parameters": asdict(params), **control.metadata}
+    run = measure_in_jobs(device, choices.inputs, replace(control, metadata=metadata), context, progress)
+    if control.resume is not None:
+        if run.inputs.shape[0] != params.rounds:
+            raise QKDInputError(f"rounds: the checkpoint has {run.inputs.shape[0]} rounds, the parameters {params.rounds}")
+        kept = (run.context["alice_test"], run.context["bob_test"], run.inputs)
+        drawn = (choices.alice_test, choices.bob_test, choices.inputs)
+        if not randomness.secure and not all(np.array_equal(a, b) for a, b in zip(kept, drawn)):
+            raise QKDInputError("resume: the checkpoint's settings differ from those drawn with this seed and "
+                                "these parameters; resume with the seed and parameters of the original run")
+    return QKDRecords(params.settings, run.context["alice_test"], run.context["bob_test"], run.inputs[:, 0],
+                      run.inputs[:, 1], run.outputs[:, 0], run.outputs[:, 1])
 
 
 def estimate_error_rate(bell_value: float, estimation_rounds: int, settings: int) -> float:
@@ -287,7 +313,7 @@ def _no_key_reason(bell_value: float, settings: int, rounds: int, eps: float) ->
         return (f"W-bar = {bell_value:.5f} (noise-equivalent xi = {noise:.4f}) is above the key threshold "
                 f"for M={settings}: no number of rounds gives a key")
     return (f"N_s(W-bar) = 0 at N = {rounds} (W-bar = {bell_value:.5f}); a key needs about N >= {needed} "
-            f"rounds at this Bell value")
+            f"rounds at this Bell value with gamma optimised (--gamma auto)")
 
 
 def run_diqkd(
@@ -295,11 +321,15 @@ def run_diqkd(
     params: QKDParameters,
     randomness: Randomness | None = None,
     progress: Callable[[int], None] | None = None,
+    control: RunControl | None = None,
 ) -> QKDResult:
-    """Steps 1-4 end to end on ``device``; protocol randomness from the OS CSPRNG by default."""
+    """Steps 1-4 end to end on ``device``; protocol randomness from the OS CSPRNG by default.
+
+    ``control`` sets job size, checkpoint, resume and retries (:mod:`qdevices.jobs`).
+    """
     randomness = randomness if randomness is not None else Randomness()
     clock = time.perf_counter()
-    records = collect_records(device, params, randomness, progress)
+    records = collect_records(device, params, randomness, progress, control)
     devices_seconds = time.perf_counter() - clock
     result = distill_key(records, params, randomness)
     result.timings["devices"] = devices_seconds

@@ -20,9 +20,14 @@ Theory*, Sec. 3.3):
   after :data:`_MAX_REPAIR_ROUNDS` rounds is merged into a single edge (the column loses one
   edge; this only happens for very short codes).
 
-The degree distribution was chosen by population density evolution of sum-product decoding
-on the binary symmetric channel (rate 0.9) among degree pairs {3, 6..16} and then checked by
-finite-length simulation; see ``benchmarks/bench_reconciliation.py`` for the figures.
+The degree distribution was chosen by Monte-Carlo (population) density evolution of
+sum-product decoding on the binary symmetric channel at rate 0.9, over mixtures of degrees
+{2, 3, 6, 10, 16}, then by finite-length simulation with ``ldpc``'s decoder: it reached a
+threshold efficiency ``(1 - R) / h(p*)`` of about 1.16, against 1.6 for the regular
+column-weight-3 code. Degree-2 columns were left out: at high rate they outnumber the checks
+and close cycles among themselves (low-weight codewords). Short cycles are not removed
+(progressive edge growth would lower the error floor; the frame errors measured here come
+from the waterfall, not the floor). Figures: ``benchmarks/bench_reconciliation.py``.
 """
 
 from __future__ import annotations

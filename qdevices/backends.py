@@ -4,14 +4,17 @@ Names accepted by every device and by the CLI's ``--backend``:
 
 * ``exact`` (default): exact distributions from Aer, rounds sampled with numpy.
 * ``aer-shots``: shots on Aer's ``SamplerV2`` (ideal simulator).
-* ``fake:NAME``: shots on a noisy model of an IBM device, ``AerSimulator.from_backend`` of
-  ``qiskit_ibm_runtime.fake_provider.Fake<NAME>`` (e.g. ``fake:sherbrooke``), with circuits
-  transpiled by a preset pass manager for that backend (noise-aware layout, optimisation
-  level 1). Needs the ``ibm`` extra.
+* ``fake:NAME``: shots on a noisy model of an IBM device,
+  ``qiskit_ibm_runtime.fake_provider.Fake<NAME>`` (e.g. ``fake:sherbrooke``), run by the IBM
+  Runtime executor sampler in local mode: the same code as ``ibm:NAME`` (:mod:`qdevices.ibm`,
+  noise-aware layout). Needs the ``ibm`` extra.
+* ``ibm:NAME``: IBM Quantum hardware (e.g. ``ibm:ibm_brisbane``) with the saved account or
+  the ``QISKIT_IBM_*`` environment variables; a clear :class:`~qdevices.ibm.IBMAccountError`
+  when none is configured. Needs the ``ibm`` extra.
 
 A ready execution object (:class:`~qdevices.execution.ExactExecution` or
-:class:`~qdevices.execution.ShotExecution`, e.g. wrapping an IBM Runtime sampler for real
-hardware) may be passed instead of a name.
+:class:`~qdevices.execution.ShotExecution`, e.g. from
+:func:`qdevices.ibm.runtime_execution` on a backend object) may be passed instead of a name.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from .errors import DeviceInputError
 from .execution import ExactExecution, ShotExecution
 
-BACKEND_CHOICES = "exact, aer-shots, fake:NAME"
+BACKEND_CHOICES = "exact, aer-shots, fake:NAME, ibm:NAME"
 
 
 def fake_backend(name: str) -> Any:
@@ -44,8 +47,12 @@ def fake_backend(name: str) -> Any:
     return getattr(fake_provider, classes[wanted])()
 
 
-def make_execution(backend: Any = "exact", seed: int | None = None) -> ExactExecution | ShotExecution:
-    """Resolve ``backend`` (a name, or an execution object returned unchanged)."""
+def make_execution(backend: Any = "exact") -> ExactExecution | ShotExecution:
+    """Resolve ``backend`` (a name, or an execution object returned unchanged).
+
+    Shot-mode simulators take a fresh seed from the device's generator before every job
+    (:class:`~qdevices.execution.ShotExecution`), so no seed is fixed here.
+    """
     if isinstance(backend, (ExactExecution, ShotExecution)):
         return backend
     if not isinstance(backend, str):
@@ -57,20 +64,23 @@ def make_execution(backend: Any = "exact", seed: int | None = None) -> ExactExec
         from qiskit_aer.primitives import SamplerV2
         from qiskit.transpiler import generate_preset_pass_manager
 
-        simulator = AerSimulator()
+        sampler = SamplerV2()
+
+        def seed_simulator(job_seed: int) -> None:
+            sampler.options.run_options["seed_simulator"] = job_seed
+
         return ShotExecution(
-            sampler=SamplerV2(seed=seed),
-            pass_manager=generate_preset_pass_manager(optimization_level=1, backend=simulator),
+            sampler=sampler,
+            pass_manager=generate_preset_pass_manager(optimization_level=1, backend=AerSimulator()),
             backend_name="aer-shots",
+            seed_sampler=seed_simulator,
         )
     if backend.startswith("fake:"):
-        from qiskit_aer.primitives import SamplerV2
-        from qiskit.transpiler import generate_preset_pass_manager
+        from .ibm import runtime_execution
 
-        device = fake_backend(backend.removeprefix("fake:"))
-        return ShotExecution(
-            sampler=SamplerV2.from_backend(device, seed=seed),
-            pass_manager=generate_preset_pass_manager(optimization_level=1, backend=device),
-            backend_name=device.name,
-        )
+        return runtime_execution(fake_backend(backend.removeprefix("fake:")), simulated=True)
+    if backend.startswith("ibm:") and backend.removeprefix("ibm:"):
+        from .ibm import ibm_backend, runtime_execution
+
+        return runtime_execution(ibm_backend(backend.removeprefix("ibm:")), simulated=False)
     raise DeviceInputError(f"backend must be one of {BACKEND_CHOICES}, got {backend!r}")

@@ -135,7 +135,7 @@ class QuantumDevice(BlackBox):
     def __init__(self, family: CircuitFamily, backend: Any, seed: int | None) -> None:
         super().__init__(seed)
         self.family = family
-        self.execution = make_execution(backend, seed=seed)
+        self.execution = make_execution(backend)
         self._sampler: TableSampler | None = None
 
     @property
@@ -165,7 +165,7 @@ class QuantumDevice(BlackBox):
         return codes
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "backend": self.backend_name, "mode": self.execution.mode}
+        return {**super().describe(), **self.execution.describe(self.family)}
 
 
 class ChainedBellDevice(QuantumDevice):

@@ -9,8 +9,8 @@ setting. Both modes produce outcome codes (integer ``sum_i 2**i x_i``) for each 
   (statevector simulation with ``save_probabilities``), mixes the components with their
   weights, and returns the table ``P[setting, code]``. Rounds are then sampled with numpy
   (:mod:`qdevices.sampling`), so emulation is limited by numpy, not by Qiskit.
-* :class:`ShotExecution` runs the transpiled circuits on any Qiskit ``SamplerV2``: Aer's,
-  ``AerSimulator.from_backend(Fake...)``'s, or IBM Runtime's. Each component is transpiled
+* :class:`ShotExecution` runs the transpiled circuits on any Qiskit ``SamplerV2``: Aer's, or
+  IBM Runtime's executor sampler (fake backends in local mode, or hardware; :mod:`qdevices.ibm`). Each component is transpiled
   once and sent as one parametrised PUB sweeping all settings. The rounds of one setting are
   split among the components by a multinomial draw with the mixture's weights, and the
   outcomes of the components are shuffled together before they are scattered back into round
@@ -75,6 +75,10 @@ class ExactExecution:
     def backend_name(self) -> str:
         return "aer-exact"
 
+    def describe(self, family: CircuitFamily) -> dict[str, Any]:
+        """Backend and mode for reports (no physical qubits: nothing runs on hardware)."""
+        return {"backend": self.backend_name, "mode": self.mode}
+
     def distribution(self, family: CircuitFamily) -> np.ndarray:
         """The table ``P[setting, code]`` of the weighted mixture, shape ``(S, 2**n)``."""
         from qiskit import transpile
@@ -97,6 +101,10 @@ class ExactExecution:
 class ShotExecution:
     """Outcomes from shots on a Qiskit ``SamplerV2`` (Aer, fake IBM backend or IBM hardware).
 
+    Outcomes are raw: no readout-error mitigation, twirling or other correction is applied. In
+    DI mode the protocols must see what the device produced; mitigation would invert a
+    calibrated *model* of the device's errors, and a device-independent claim assumes no model.
+
     Parameters
     ----------
     sampler:
@@ -105,27 +113,66 @@ class ShotExecution:
         Transpiles the circuits for the target (``None``: circuits are sent as built).
     backend_name:
         Recorded in results.
+    seed_sampler:
+        Called with a fresh 62-bit seed, drawn from the device's generator, before each
+        ``sampler.run`` (simulators only: the outcomes of one job then depend on that job's
+        generator and not on how many jobs ran before). ``None`` for hardware.
+    details:
+        Static facts for reports (e.g. ``calibration``, ``layout_method``, ``sampler``).
+    equal_shots:
+        The sampler needs one shot count for all PUBs of a job (IBM Runtime's executor
+        sampler): every component of a hardware job then runs the largest count (surplus
+        dropped unseen; only a device with artificial white noise has several components).
     """
 
     sampler: Any
     pass_manager: Any = None
     backend_name: str = "sampler"
+    seed_sampler: Callable[[int], None] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    equal_shots: bool = False
     mode: str = "shots"
+    job_ids: list[str] = field(default_factory=list, repr=False)
     _transpiled: list = field(default_factory=list, repr=False)
+
+    def transpiled(self, family: CircuitFamily) -> list[QuantumCircuit]:
+        """The transpiled circuit of each component (transpiled once per family, then cached)."""
+        return [circuit for circuit, _ in self._circuits(family)]
+
+    def install(self, family: CircuitFamily, circuits: list[QuantumCircuit]) -> None:
+        """Use ``circuits`` (e.g. loaded from a checkpoint) as the transpiled components of ``family``."""
+        if len(circuits) != len(family.components):
+            raise ValueError(
+                f"circuits: expected {len(family.components)} transpiled components, got {len(circuits)}"
+            )
+        self._transpiled[:] = [(f, prepared) for f, prepared in self._transpiled if f is not family]
+        names = [angles for _, angles in family.measured_circuits()]
+        self._transpiled.append((family, [(c, _parameter_order(c, a)) for c, a in zip(circuits, names)]))
 
     def _circuits(self, family: CircuitFamily) -> list[tuple[QuantumCircuit, np.ndarray]]:
         """Transpiled components with the column order of their parameters (cached per family)."""
         for cached_family, prepared in self._transpiled:
             if cached_family is family:
                 return prepared
-        prepared = []
-        for circuit, angles in family.measured_circuits():
-            target = circuit if self.pass_manager is None else self.pass_manager.run(circuit)
-            position = {parameter: i for i, parameter in enumerate(angles)}
-            order = np.array([position[p] for p in target.parameters], dtype=np.intp)
-            prepared.append((target, order))
+        measured = family.measured_circuits()
+        if self.pass_manager is None:
+            targets = [circuit for circuit, _ in measured]
+        else:
+            targets = self.pass_manager.run([circuit for circuit, _ in measured])
+        prepared = [(target, _parameter_order(target, angles)) for target, (_, angles) in zip(targets, measured)]
         self._transpiled.append((family, prepared))
         return prepared
+
+    def describe(self, family: CircuitFamily) -> dict[str, Any]:
+        """Backend, physical qubit measured for each party, and the static details."""
+        from .layout import measured_qubits
+
+        return {
+            "backend": self.backend_name,
+            "mode": self.mode,
+            "layout": measured_qubits(self.transpiled(family)[0]),
+            **self.details,
+        }
 
     def sample(
         self,
@@ -140,26 +187,51 @@ class ShotExecution:
         sampler runs every parameter set of a PUB with the same shots): the largest number of
         rounds any setting needs from that component. Setting ``s`` keeps its first
         ``split[s, c]`` outcomes; the surplus shots are dropped unseen, which leaves a memoryless
-        device's outcome distribution unchanged.
+        device's outcome distribution unchanged. Sampler job ids, when the sampler reports them,
+        are appended to :attr:`job_ids`.
         """
         circuits = self._circuits(family)
         split = np.array([rng.multinomial(n, family.weights) for n in counts], dtype=np.int64)
         split = split.reshape(len(counts), len(circuits))
-        pubs, used = [], []
-        for component, (circuit, order) in enumerate(circuits):
-            shots = int(split[:, component].max(initial=0))
-            if shots:
-                pubs.append((circuit, family.parameters[:, order], shots))
-                used.append(component)
+        needed = split.max(axis=0, initial=0)
+        if self.equal_shots and self.seed_sampler is None:
+            needed = np.where(needed > 0, needed.max(initial=0), 0)
+        used = [component for component in range(len(circuits)) if needed[component]]
+        pubs = [(circuits[c][0], family.parameters[:, circuits[c][1]], int(needed[c])) for c in used]
         codes: list[list[np.ndarray]] = [[] for _ in counts]
-        if pubs:
-            for component, pub_result in zip(used, self.sampler.run(pubs).result()):
-                sweep = _codes_from_bitarray(getattr(pub_result.data, OUTCOME_REGISTER))
-                for setting, needed in enumerate(split[:, component]):
-                    codes[setting].append(sweep[setting, :needed])
-                if progress is not None:
-                    progress(int(split[:, component].sum()))
+        for component, pub_result in zip(used, self._run(pubs, rng)):
+            sweep = _codes_from_bitarray(getattr(pub_result.data, OUTCOME_REGISTER))
+            for setting, count in enumerate(split[:, component]):
+                codes[setting].append(sweep[setting, :count])
+            if progress is not None:
+                progress(int(split[:, component].sum()))
         return [rng.permutation(np.concatenate(parts)) for parts in codes]
+
+    def _run(self, pubs: list[tuple], rng: np.random.Generator) -> list[Any]:
+        """PUB results, recording sampler job ids.
+
+        Hardware: one job with every PUB. Simulators (``seed_sampler`` set): one job per PUB,
+        each seeded from ``rng``. Aer gives the PUBs of one run correlated random streams when
+        its seed is fixed: the four-party shot-mode test of ``tests/test_devices.py`` then fails
+        its chi-square at p ~ 1e-6 for most seeds, and passes with one seed per PUB.
+        """
+        batches = [[pub] for pub in pubs] if self.seed_sampler is not None else [pubs] if pubs else []
+        results = []
+        for batch in batches:
+            if self.seed_sampler is not None:
+                self.seed_sampler(int(rng.integers(2**62)))
+            job = self.sampler.run(batch)
+            if callable(getattr(job, "job_id", None)):
+                self.job_ids.append(str(job.job_id()))
+            results.extend(job.result())
+        return results
+
+
+def _parameter_order(circuit: QuantumCircuit, angles: Any) -> np.ndarray:
+    """Column of ``angles`` feeding each of ``circuit.parameters`` (matched by name, so it also
+    holds for circuits loaded from QPY, whose parameters are new objects)."""
+    position = {parameter.name: i for i, parameter in enumerate(angles)}
+    return np.array([position[p.name] for p in circuit.parameters], dtype=np.intp)
 
 
 def _codes_from_bitarray(bits: Any) -> np.ndarray:

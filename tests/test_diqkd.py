@@ -166,6 +166,16 @@ def test_cli_runs_to_a_key_and_writes_files(tmp_path, capsys) -> None:
     assert key.stat().st_size == (printed["key_length"] + 7) // 8
     assert json.loads(report.read_text())["key_length"] == printed["key_length"]
     assert "key_a" not in printed and key.read_bytes().hex() not in json.dumps(printed)
+    assert printed["local_only"] == ["qber", "timings"]  # Bob's local view, not in the transcript T
+
+
+def test_cli_fake_backend_report_is_labelled_a_demonstration(capsys) -> None:
+    pytest.importorskip("qiskit_ibm_runtime")
+    main(["qkd", "--backend", "fake:sherbrooke", "--settings", "3", "--rounds", "3000", "--seed", "2", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert "not a device-independent run" in report["caveat"]
+    assert report["device_run"]["error_mitigation"].startswith("none")
+    assert len(report["device_run"]["layout"]) == 2
 
 
 def test_cli_local_device_exits_3(capsys) -> None:

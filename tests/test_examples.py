@@ -50,3 +50,11 @@ def test_fake_backend_example_is_reproducible(tmp_path) -> None:
         assert "ideal" in printed and "fake" in printed
         reports.append({p.name: _without_timings(json.loads(p.read_text())) for p in sorted(out_dir.glob("*.json"))})
     assert len(reports[0]) == 2 and reports[0] == reports[1]
+
+
+def test_ibm_example_without_account_exits_2_with_one_line(tmp_path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "QISKIT_IBM_TOKEN": ""}
+    completed = subprocess.run([sys.executable, str(EXAMPLES / "ibm_hardware_qkd.py"), "--quick"],
+                               capture_output=True, text=True, timeout=300, env=env)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().count("\n") == 0 and "no IBM Quantum account" in completed.stderr

@@ -102,10 +102,12 @@ def test_errors_below_design_rate_are_corrected() -> None:
 
 
 def test_multi_block_keys_with_a_shortened_last_block_are_corrected() -> None:
-    # 70_001 bits -> 3 blocks of 23_334 bits, the last one 23_333 bits (shortened code).
-    alice, bob = keys(70_001, 0.01, seed=21)
+    # 2^16 + 1 bits -> 2 blocks of 32_769 bits, the last one 32_768 bits (shortened code).
+    length = 2**16 + 1
+    assert rec.MAX_BLOCK_LENGTH == 2**16
+    alice, bob = keys(length, 0.01, seed=21)
     result = rec.reconcile(alice, bob, error_rate=0.02, eps_erco=1e-9, randomness=Randomness(seed=21))
-    assert result.blocks == math.ceil(70_001 / rec.MAX_BLOCK_LENGTH) == 3
+    assert result.blocks == 2
     assert result.success, result.message
     assert np.array_equal(result.corrected, alice)
 
@@ -192,17 +194,26 @@ def test_syndromes_match_a_dense_per_block_computation() -> None:
 
 def test_syndrome_length_follows_the_documented_rule() -> None:
     # m = ceil(f n h(lambda + z sqrt(lambda (1 - lambda) / n))), by hand at two points:
-    # lambda = 0.01 is a knot (f = 1.3); lambda = sqrt(0.02 * 0.03) lies halfway between the
+    # lambda = 0.01 is a knot (f = 1.25); lambda = sqrt(0.02 * 0.03) lies halfway between the
     # knots 0.02 (1.3) and 0.03 (1.35) in log10, so f = 1.325 there.
     def by_hand(n: int, lam: float, f: float) -> int:
         q = lam + 2.5 * math.sqrt(lam * (1 - lam) / n)
         return math.ceil(f * n * (-q * math.log2(q) - (1 - q) * math.log2(1 - q)))
 
     assert rec.ERROR_QUANTILE == 2.5
-    assert rec.syndrome_length(32_768, 0.01) == by_hand(32_768, 0.01, 1.3)
+    assert rec.syndrome_length(32_768, 0.01) == by_hand(32_768, 0.01, 1.25)
     assert rec.syndrome_length(10_000, math.sqrt(0.02 * 0.03)) == by_hand(10_000, math.sqrt(0.02 * 0.03), 1.325)
     assert rec.syndrome_length(10_000, 0.0) == 0
     assert rec.syndrome_length(10, 0.4) == 10
+
+
+def test_tiny_positive_error_rates_use_the_minimum_design_rate() -> None:
+    assert rec.error_correction_leakage(50_000, 1e-5, 1e-10) == rec.error_correction_leakage(50_000, 1e-3, 1e-10)
+    assert rec.plan_reconciliation(50_000, 1e-5, 1e-10).design_error_rate == 1e-3
+    alice, bob = keys(20_000, 1e-4, seed=41)
+    result = rec.reconcile(alice, bob, error_rate=1e-4, eps_erco=1e-10, randomness=Randomness(seed=41))
+    assert result.success and np.array_equal(result.corrected, alice)
+    assert result.design_error_rate == 1e-3
 
 
 def test_seeded_runs_are_reproducible() -> None:

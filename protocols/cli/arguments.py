@@ -23,6 +23,14 @@ def _real(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def non_negative(text: str) -> float:
+    """A real number >= 0."""
+    value = _real(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def unit_interval(text: str) -> float:
     """A real number in [0, 1]."""
     value = _real(text)
@@ -40,11 +48,12 @@ def open_unit_interval(text: str) -> float:
 
 
 def add_backend_argument(parser: argparse.ArgumentParser) -> None:
-    """``--backend exact|aer-shots|fake:NAME`` (validated when the device is built)."""
+    """``--backend exact|aer-shots|fake:NAME|ibm:NAME`` (validated when the device is built)."""
     parser.add_argument(
         "--backend",
         default="exact",
         metavar="NAME",
-        help="exact (default: Aer distributions, numpy sampling), aer-shots, or fake:NAME "
-        "(noisy model of an IBM device, e.g. fake:sherbrooke)",
+        help="exact (default: Aer distributions, numpy sampling), aer-shots, fake:NAME "
+        "(offline noisy model of an IBM device, e.g. fake:sherbrooke) or ibm:NAME (IBM hardware; "
+        "needs a saved account)",
     )

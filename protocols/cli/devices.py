@@ -16,6 +16,10 @@ import numpy as np
 from . import EXIT_OK
 from .arguments import add_backend_argument, positive_int, unit_interval
 from .output import print_json
+from .run_control import add_run_control_arguments, restore_run_arguments, run_control
+
+#: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
+RUN_OPTIONS = ("kind", "settings", "noise", "rounds", "backend", "seed")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rounds", type=positive_int, default=10**6, metavar="N",
                         help="number of rounds (default 10^6)")
     add_backend_argument(parser)
+    add_run_control_arguments(parser)
     parser.add_argument("--seed", type=int, default=None, help="seed the device and the settings")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
@@ -42,13 +47,21 @@ def _uniform_settings(counts: tuple[int, ...], rounds: int, seed: int | None) ->
     return np.stack([randomness.integers(c, rounds) for c in counts], axis=1)
 
 
+def _measure(device, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Uniform settings measured in jobs (checkpoint/resume as the options say), and the run summary."""
+    from qdevices.jobs import measure_in_jobs
+
+    inputs = _uniform_settings(device.setting_counts, args.rounds, args.seed)
+    run = measure_in_jobs(device, inputs, run_control(args, RUN_OPTIONS))
+    return run.inputs, run.outputs, run.to_dict()
+
+
 def _chained_report(args: argparse.Namespace) -> dict:
     from qdevices import ChainedBellDevice
     from protocols.chained_bell import chained_statistics, quantum_bell_value
 
     device = ChainedBellDevice(args.settings, args.noise, backend=args.backend, seed=args.seed)
-    inputs = _uniform_settings(device.setting_counts, args.rounds, args.seed)
-    outputs = device.measure(inputs)
+    inputs, outputs, device_run = _measure(device, args)
     stats = chained_statistics(inputs, outputs, args.settings)
     return {
         "device": "chained",
@@ -65,6 +78,7 @@ def _chained_report(args: argparse.Namespace) -> dict:
         "key_error_rate_standard_error": stats.key_error_standard_error,
         "key_error_rate_ideal": args.noise / 2,
         "key_rounds": stats.key_rounds,
+        "device_run": device_run,
     }
 
 
@@ -84,8 +98,7 @@ def _four_party_report(args: argparse.Namespace) -> dict:
     from qdevices import FourPartyDevice
 
     device = FourPartyDevice(args.noise, backend=args.backend, seed=args.seed)
-    inputs = _uniform_settings(device.setting_counts, args.rounds, args.seed)
-    outputs = device.measure(inputs)
+    inputs, outputs, device_run = _measure(device, args)
     return {
         "device": "four-party",
         "noise": args.noise,
@@ -94,10 +107,12 @@ def _four_party_report(args: argparse.Namespace) -> dict:
         "bell_value": estimated_bell_sum(inputs, outputs),
         "bell_value_ideal": 4 * args.noise,
         "local_bound": 2.0,
+        "device_run": device_run,
     }
 
 
 def run(args: argparse.Namespace) -> int:
+    restore_run_arguments(args)
     start = time.perf_counter()
     report = _chained_report(args) if args.kind == "chained" else _four_party_report(args)
     report["seconds"] = round(time.perf_counter() - start, 3)

@@ -14,6 +14,10 @@ from pathlib import Path
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, open_unit_interval, positive_int, unit_interval
 from .output import print_json, to_jsonable
+from .run_control import add_run_control_arguments, restore_run_arguments, run_control
+
+#: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
+RUN_OPTIONS = ("rounds", "settings", "noise", "gamma", "backend", "device", "eps", "eps_erco", "error_rate", "seed")
 
 
 def _gamma(text: str) -> float | str:
@@ -28,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gamma", type=_gamma, default="auto", metavar="G|auto",
                         help="test-round probability gamma in (0, 1); auto maximises the expected key (default)")
     add_backend_argument(parser)
+    add_run_control_arguments(parser)
     parser.add_argument("--device", choices=("quantum", "local", "pr"), default="quantum",
                         help="quantum (noisy EPR pairs), local (best classical strategy), pr (no-signaling box with <W> = 0)")
     parser.add_argument("--records", metavar="FILE", help="post-process recorded rounds (.npz or .csv) instead of running a device")
@@ -71,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from protocols.records import load_records
     from qdevices import Randomness
 
+    restore_run_arguments(args)
     randomness = Randomness(seed=args.seed)
+    device_runs: list = []
     if args.records:
         records = load_records(args.records)
         gamma = float(np.clip(records.alice_test.mean(), 1e-9, 1 - 1e-9))
@@ -80,15 +87,21 @@ def run(args: argparse.Namespace) -> int:
         result = distill_key(records, params, randomness)
         source = f"records {args.records}"
     else:
-        gamma = _auto_gamma(args) if args.gamma == "auto" else args.gamma
-        params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=gamma, eps=args.eps,
+        args.gamma = _auto_gamma(args) if args.gamma == "auto" else args.gamma
+        params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=args.gamma, eps=args.eps,
                                eps_erco=args.eps_erco, error_rate=args.error_rate)
         device = _device(args)
+        control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append)
         with ProgressBar(args.rounds, "measuring") as bar:
-            result = run_diqkd(device, params, randomness, progress=bar)
+            result = run_diqkd(device, params, randomness, progress=bar, control=control)
         source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
 
     report = {**result.to_dict(), "source": source}
+    if device_runs:
+        report["device_run"] = device_runs[0].to_dict()
+        if report["device_run"].get("mode") == "shots" and args.backend != "aer-shots":
+            report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
+                                "one chip, so no-signaling between them is not enforced")
     if args.report:
         Path(args.report).write_text(json.dumps(to_jsonable(report), indent=2))
     if result.success and args.key_out:

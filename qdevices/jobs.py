@@ -1,0 +1,359 @@
+"""Long device runs as bounded jobs: checkpoint, resume, retry with back-off.
+
+A run measures ``inputs`` (one row per round) on a device in *jobs* of at most ``job_rounds``
+consecutive rounds; job ``k`` covers rounds ``[k J, min((k+1) J, N))``. In shot mode one job is
+one sampler job (one PUB per noise component, at most ``J`` shots each).
+
+Determinism
+    Before each job (and each retry) the device's generator is replaced by
+    ``default_rng(SeedSequence([root, JOB_STREAM, k]))``, where ``root`` is the device seed (or,
+    for an unseeded device, 128 bits of OS entropy drawn once per run and kept in the
+    checkpoint). A job's outcomes therefore depend on ``(root, k)`` and its inputs only, not on
+    how many jobs ran before in this process, so a resumed run equals an uninterrupted one.
+    The tag ``JOB_STREAM`` keeps the job streams apart from ``default_rng(seed)``
+    (``SeedSequence([s, 0])`` equals ``SeedSequence(s)``).
+
+Checkpoint (a directory, written only through atomic renames, so it is intact after any crash)
+    ``manifest.json``  format, rounds, job size, device description, backend, layout and
+                       calibration, stream root, caller metadata, and per finished job: its
+                       sampler job ids and attempts
+    ``inputs.npz``     the inputs of the whole run and the caller's context arrays
+    ``circuits.qpy``   the transpiled circuits (shot mode), reused on resume so the same
+                       physical qubits are measured even if the backend recalibrated
+    ``job-KKKKKK.npy`` the outputs of finished job ``K``
+
+    The inputs of future rounds are in the checkpoint: keep it inside the lab, like key
+    material (the directory is created with mode 0700).
+
+Faults
+    An exception other than ``ValueError`` (bad input is not transient) or ``KeyboardInterrupt``
+    makes the job retry after ``first_backoff * factor**(attempt - 1)`` seconds, at most
+    ``max_attempts`` attempts in all. Then :class:`RunStoppedError` (a ``ValueError``: the CLI
+    prints one line and exits with status 2) names the job and the checkpoint to resume.
+    An interrupt leaves the checkpoint as it was after the last finished job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import DeviceInputError
+
+#: Tag of the per-job device streams ("jobs").
+JOB_STREAM = 0x6A6F6273
+#: Job size in shot mode: bounded for hardware queues (shots per PUB <= this).
+SHOT_JOB_ROUNDS = 100_000
+#: Job size in exact (numpy) mode: bounds memory only.
+EXACT_JOB_ROUNDS = 1_000_000
+FORMAT = "bellbox-checkpoint/1"
+
+
+class RunStoppedError(ValueError):
+    """A job failed every attempt; the message names the job and the checkpoint to resume."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, malformed, or belongs to a different run."""
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """Job size and retry schedule.
+
+    ``job_rounds = None`` picks :data:`SHOT_JOB_ROUNDS` for shot-mode devices and
+    :data:`EXACT_JOB_ROUNDS` otherwise.
+    """
+
+    job_rounds: int | None = None
+    max_attempts: int = 4
+    first_backoff: float = 30.0
+    backoff_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.job_rounds is not None and (not isinstance(self.job_rounds, (int, np.integer)) or self.job_rounds < 1):
+            raise DeviceInputError(f"job_rounds must be an integer >= 1, got {self.job_rounds!r}")
+        if not isinstance(self.max_attempts, (int, np.integer)) or self.max_attempts < 1:
+            raise DeviceInputError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        if self.first_backoff < 0 or self.backoff_factor < 1:
+            raise DeviceInputError(
+                f"first_backoff must be >= 0 and backoff_factor >= 1, got {self.first_backoff}, {self.backoff_factor}"
+            )
+
+    def rounds_per_job(self, device: Any) -> int:
+        if self.job_rounds is not None:
+            return int(self.job_rounds)
+        return SHOT_JOB_ROUNDS if execution_mode(device) == "shots" else EXACT_JOB_ROUNDS
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return self.first_backoff * self.backoff_factor ** (attempt - 1)
+
+
+@dataclass(frozen=True)
+class RunControl:
+    """How a run is split, kept and continued.
+
+    ``checkpoint`` starts a new checkpoint directory; ``resume`` continues one (then the job
+    size, stream root, inputs and transpiled circuits come from it). ``metadata`` (JSON) is
+    stored with a new checkpoint, e.g. the command that started the run. ``sleep`` is
+    injectable so tests do not wait. ``on_finish`` receives the :class:`DeviceRun` when every
+    job is done (e.g. to report job ids and the layout from a protocol that returns records).
+    """
+
+    policy: JobPolicy = field(default_factory=JobPolicy)
+    checkpoint: Path | None = None
+    resume: Path | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep
+    on_finish: Callable[["DeviceRun"], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.checkpoint is not None and self.resume is not None:
+            raise CheckpointError("checkpoint and resume are exclusive: resume keeps writing to its own checkpoint")
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """Outcome of a run in jobs. ``inputs``/``context`` are the ones measured (from the
+    checkpoint when resuming)."""
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    context: dict[str, np.ndarray]
+    jobs: int
+    job_rounds: int
+    resumed_jobs: int
+    attempts: int
+    job_ids: tuple[str, ...]
+    execution: dict[str, Any]
+    checkpoint: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no arrays)."""
+        return {
+            "rounds": int(self.inputs.shape[0]),
+            "jobs": self.jobs,
+            "job_rounds": self.job_rounds,
+            "resumed_jobs": self.resumed_jobs,
+            "attempts": self.attempts,
+            "job_ids": list(self.job_ids),
+            "checkpoint": self.checkpoint,
+            **self.execution,
+        }
+
+
+def execution_mode(device: Any) -> str:
+    execution = getattr(device, "execution", None)
+    return getattr(execution, "mode", "exact")
+
+
+def describe_execution(device: Any) -> dict[str, Any]:
+    """Backend, mode, physical qubits per party and calibration of a device's execution."""
+    execution = getattr(device, "execution", None)
+    if execution is None or not hasattr(execution, "describe"):
+        return {"backend": getattr(device, "name", "device"), "mode": "table"}
+    return execution.describe(device.family)
+
+
+def job_generator(root: int, job: int) -> np.random.Generator:
+    """The device generator of job ``job`` of a run with stream root ``root``."""
+    return np.random.default_rng(np.random.SeedSequence([root, JOB_STREAM, job]))
+
+
+class Checkpoint:
+    """A checkpoint directory (layout in the module docstring)."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any], inputs: np.ndarray, context: dict[str, np.ndarray]):
+        self.path, self.manifest, self.inputs, self.context = path, manifest, inputs, context
+
+    @classmethod
+    def create(
+        cls, path: Path, inputs: np.ndarray, context: Mapping[str, np.ndarray], manifest: dict[str, Any]
+    ) -> "Checkpoint":
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise CheckpointError(f"checkpoint {str(path)!r} already exists; resume it or choose a new path")
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _atomic_write(path / "inputs.npz", lambda f: np.savez(f, inputs=inputs, **context))
+        checkpoint = cls(path, {"format": FORMAT, **manifest, "finished": {}}, inputs, dict(context))
+        checkpoint.save_manifest()
+        return checkpoint
+
+    @classmethod
+    def open(cls, path: Path) -> "Checkpoint":
+        path = Path(path)
+        try:
+            manifest = json.loads((path / "manifest.json").read_text())
+            with np.load(path / "inputs.npz") as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {exc}") from None
+        if manifest.get("format") != FORMAT:
+            raise CheckpointError(f"checkpoint {str(path)!r}: format must be {FORMAT!r}, got {manifest.get('format')!r}")
+        return cls(path, manifest, arrays.pop("inputs"), arrays)
+
+    @property
+    def finished(self) -> dict[str, Any]:
+        return self.manifest["finished"]
+
+    def save_manifest(self) -> None:
+        text = json.dumps(self.manifest, indent=2)
+        _atomic_write(self.path / "manifest.json", lambda f: f.write(text.encode()))
+
+    def save_circuits(self, circuits: list[Any]) -> None:
+        from qiskit import qpy
+
+        _atomic_write(self.path / "circuits.qpy", lambda f: qpy.dump(circuits, f))
+
+    def load_circuits(self) -> list[Any] | None:
+        from qiskit import qpy
+
+        file = self.path / "circuits.qpy"
+        if not file.exists():
+            return None
+        with file.open("rb") as handle:
+            return list(qpy.load(handle))
+
+    def save_job(self, job: int, outputs: np.ndarray, job_ids: list[str], attempts: int) -> None:
+        """Store job ``job``'s outputs, then record it as finished (in that order)."""
+        name = f"job-{job:06d}.npy"
+        _atomic_write(self.path / name, lambda f: np.save(f, outputs))
+        self.finished[str(job)] = {"file": name, "job_ids": job_ids, "attempts": attempts,
+                                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.save_manifest()
+
+    def load_job(self, job: int) -> np.ndarray:
+        return np.load(self.path / self.finished[str(job)]["file"])
+
+
+def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+    """Write through a temporary file in the same directory, fsync, then rename over ``path``."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _device_identity(device: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(device.describe(), default=str)) if hasattr(device, "describe") else {}
+
+
+def _open_for_resume(path: Path, device: Any) -> Checkpoint:
+    checkpoint = Checkpoint.open(path)
+    stored, current = checkpoint.manifest["device"], _device_identity(device)
+    for key in sorted(set(stored) | set(current)):
+        if stored.get(key) != current.get(key):
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was made with device {key}={stored.get(key)!r}, this run has {current.get(key)!r}"
+            )
+    circuits = checkpoint.load_circuits()
+    if circuits is not None:
+        device.execution.install(device.family, circuits)
+    return checkpoint
+
+
+def measure_in_jobs(
+    device: Any,
+    inputs: np.ndarray,
+    control: RunControl | None = None,
+    context: Mapping[str, np.ndarray] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DeviceRun:
+    """Measure ``inputs`` on ``device`` in jobs, checkpointing and retrying as ``control`` says.
+
+    When resuming, the checkpoint's inputs and context are measured (the arguments only fix
+    the device); finished jobs are loaded, not re-run. ``progress(k)`` reports rounds done.
+    """
+    control = control if control is not None else RunControl()
+    checkpoint: Checkpoint | None = None
+    if control.resume is not None:
+        checkpoint = _open_for_resume(control.resume, device)
+        inputs, context = checkpoint.inputs, checkpoint.context
+        job_rounds, root = int(checkpoint.manifest["job_rounds"]), int(checkpoint.manifest["stream_root"])
+        execution = checkpoint.manifest["execution"]
+    else:
+        inputs = np.asarray(inputs)
+        context = dict(context or {})
+        job_rounds = control.policy.rounds_per_job(device)
+        seed = getattr(device, "seed", None)
+        root = int(seed) if seed is not None else secrets.randbits(128)
+        execution = describe_execution(device)
+    rounds = inputs.shape[0]
+    jobs = -(-rounds // job_rounds)
+    if control.checkpoint is not None:
+        checkpoint = Checkpoint.create(control.checkpoint, inputs, context, {
+            "rounds": rounds, "job_rounds": job_rounds, "jobs": jobs, "stream_root": str(root),
+            "device": _device_identity(device), "execution": execution, "metadata": dict(control.metadata),
+        })
+        if execution_mode(device) == "shots":
+            checkpoint.save_circuits(device.execution.transpiled(device.family))
+    outputs = np.empty((rounds, device.parties), dtype=np.uint8)
+    done = set(int(k) for k in checkpoint.finished) if checkpoint is not None else set()
+    job_ids: list[str] = []
+    for job in sorted(done):
+        outputs[job * job_rounds:(job + 1) * job_rounds] = checkpoint.load_job(job)
+        job_ids.extend(checkpoint.finished[str(job)]["job_ids"])
+    if progress is not None and done:
+        progress(sum(min(job_rounds, rounds - job * job_rounds) for job in done))
+    total_attempts = 0
+    for job in range(jobs):
+        if job in done:
+            continue
+        rows = slice(job * job_rounds, min((job + 1) * job_rounds, rounds))
+        result, ids, attempts = _run_job(device, inputs[rows], root, job, control, checkpoint, jobs)
+        outputs[rows] = result
+        job_ids.extend(ids)
+        total_attempts += attempts
+        if checkpoint is not None:
+            checkpoint.save_job(job, result, ids, attempts)
+        if progress is not None:
+            progress(rows.stop - rows.start)
+    run = DeviceRun(inputs, outputs, dict(context), jobs, job_rounds, len(done), total_attempts, tuple(job_ids),
+                    execution, str(checkpoint.path) if checkpoint is not None else None)
+    if control.on_finish is not None:
+        control.on_finish(run)
+    return run
+
+
+def _run_job(
+    device: Any, inputs: np.ndarray, root: int, job: int, control: RunControl,
+    checkpoint: Checkpoint | None, jobs: int,
+) -> tuple[np.ndarray, list[str], int]:
+    """One job with retries: (outputs, sampler job ids, attempts)."""
+    policy = control.policy
+    ids = getattr(getattr(device, "execution", None), "job_ids", None)
+    attempt = 0
+    while True:
+        attempt += 1
+        mark = len(ids) if ids is not None else 0
+        device.rng = job_generator(root, job)
+        try:
+            outputs = device.measure(inputs)
+        except (ValueError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # any fault of the sampler, the network or the service
+            if attempt < policy.max_attempts:
+                control.sleep(policy.backoff(attempt))
+                continue
+            where = (f"checkpoint {str(checkpoint.path)!r} keeps the {len(checkpoint.finished)} finished jobs; "
+                     f"continue with --resume {checkpoint.path}") if checkpoint is not None else \
+                "no checkpoint was kept (use --checkpoint PATH to keep finished jobs)"
+            raise RunStoppedError(
+                f"job {job + 1} of {jobs} failed {attempt} times (last error: {type(exc).__name__}: {exc}); {where}"
+            ) from exc
+        return outputs, list(ids[mark:]) if ids is not None else [], attempt
