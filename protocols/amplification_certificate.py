@@ -262,13 +262,17 @@ def certify_protocol1(runs: int, eps: float, delta: float, output_bits: int,
     return _optimise_delta_az(build, largest_bell_bound(eps) - delta)
 
 
-def _optimise_delta_az(build, span: float) -> ProtocolICertificate:
-    """Log-spaced scan of ``delta_Az`` in ``(0, span)``, then golden-section refinement."""
+def _optimise_delta_az(build, span: float,
+                       score: Callable[[Log2ErrorBound], float] | None = None):
+    """Log-spaced scan of ``delta_Az`` in ``(0, span)``, then golden-section refinement of
+    ``score(certificate)`` (default: ``log2_error_bound``)."""
+    if score is None:
+        score = _log2_error_bound
     if span <= 0:
         return build(1e-12)  # no delta_Az gives gamma < 1: the certificate reports failure
     grid = span * np.logspace(-6, 0, 25, endpoint=False)
     scored = [(build(float(v)), float(v)) for v in grid]
-    index = min(range(len(scored)), key=lambda i: scored[i][0].log2_error_bound)
+    index = min(range(len(scored)), key=lambda i: score(scored[i][0]))
     low = grid[max(index - 1, 0)] if index > 0 else grid[0] / 2
     high = grid[index + 1] if index + 1 < len(grid) else span * (1 - 1e-9)
     best = scored[index][0]
@@ -278,13 +282,17 @@ def _optimise_delta_az(build, span: float) -> ProtocolICertificate:
         c, d = b - ratio * (b - a), a + ratio * (b - a)
         fc, fd = build(math.exp(c)), build(math.exp(d))
         for candidate in (fc, fd):
-            if candidate.log2_error_bound < best.log2_error_bound:
+            if score(candidate) < score(best):
                 best = candidate
-        if fc.log2_error_bound <= fd.log2_error_bound:
+        if score(fc) <= score(fd):
             b = d
         else:
             a = c
     return best
+
+
+def _log2_error_bound(certificate: Log2ErrorBound) -> float:
+    return certificate.log2_error_bound
 
 
 MAX_PLANNED_RUNS = 10**12

@@ -1,9 +1,10 @@
-"""``bellbox amplify``: DI randomness amplification of an SV source (paper 004, Protocol I).
+"""``bellbox amplify``: DI randomness amplification of an SV source (paper 004, Protocols I, II).
 
-Runs (or with ``--plan`` only plans) Protocol I of Fig. 1 and prints its certificate: the bound
-on ``d_comp p(ACC)`` of eq. (112) with every intermediate number. Bits are written (``--out``)
-only when the certificate meets ``--error``. Exit status 0 when bits are output, 3 otherwise
-(aborted, not certified, or a plan), 2 on bad input. Protocol II (Fig. 3) is not implemented.
+Runs (or with ``--plan`` only plans) Protocol I of Fig. 1 or Protocol II of Fig. 3 (two devices,
+the second in ``--blocks`` blocks of ``--runs`` runs) and prints its certificate: the bound on
+``d_comp p(ACC)`` of eq. (112) or (181) with every intermediate number. Bits are written
+(``--out``) only when the certificate meets ``--error``. Exit status 0 when bits are output, 3
+otherwise (aborted, not certified, or a plan), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _number(text: str) -> float:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("amplify", help="DI randomness amplification (paper 004)")
     parser.add_argument("--protocol", type=int, choices=(1, 2), default=1,
-                        help="Protocol I (Fig. 1) or II (Fig. 3; not implemented yet)")
+                        help="Protocol I (Fig. 1) or II (Fig. 3, two devices)")
     parser.add_argument("--sv-eps", type=_number, required=True, metavar="EPS",
                         help="SV parameter eps in [0, 1/2) (paper 004 eq. (1))")
     parser.add_argument("--sv-strategy", default="iid-high", metavar="NAME",
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs", type=positive_int, required=True, metavar="N",
                         help="number of runs n of the four-party device")
     parser.add_argument("--blocks", type=positive_int, default=None, metavar="N2",
-                        help="blocks of the second device (Protocol II only)")
+                        help="blocks N2 of the second device, a power of 2 (Protocol II only)")
     parser.add_argument("--delta", type=_number, default=None, metavar="D",
                         help="acceptance threshold on L_n (default: 1.1 x the white-noise "
                              "expectation 4 xi (1/2 + eps)^4)")
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="write the output bits (ASCII 0/1, mode 0600) when certified")
     parser.add_argument("--plan", action="store_true",
-                        help="only plan: smallest n certifying --bits at --error")
+                        help="only plan: smallest n (and N2) certifying --bits at --error")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -71,12 +72,12 @@ def _source(args: argparse.Namespace):
     return named_source(args.sv_strategy, args.sv_eps, Randomness(args.seed))
 
 
-def _device(args: argparse.Namespace):
+def _device(args: argparse.Namespace, seed_offset: int = 1):
     import numpy as np
 
     from qdevices import FourPartyDevice, LocalFourPartyDevice
 
-    device_seed = None if args.seed is None else args.seed + 1
+    device_seed = None if args.seed is None else args.seed + seed_offset
     if args.device == "local":
         bits = args.local_strategy
         if len(bits) != 8 or set(bits) - {"0", "1"}:
@@ -94,8 +95,13 @@ def _print_certificate(certificate: dict) -> None:
 def _plan(args: argparse.Namespace, delta: float) -> int:
     from protocols.amplification import CyclicShiftExtractor
     from protocols.amplification_certificate import plan_protocol1
+    from protocols.amplification_protocol2 import plan_protocol2
 
-    plan = plan_protocol1(args.bits or 1, args.error, args.sv_eps, delta, CyclicShiftExtractor())
+    if args.protocol == 2:
+        plan = plan_protocol2(args.bits or 1, args.error, args.sv_eps, delta)
+    else:
+        plan = plan_protocol1(args.bits or 1, args.error, args.sv_eps, delta,
+                              CyclicShiftExtractor())
     report = {**plan.to_dict(), "status": "not certified", "mode": "plan",
               "bell_average": None, "requested_bits": plan.output_bits, "output_bits": 0,
               "error_bound": plan.certificate.error_bound}
@@ -103,6 +109,11 @@ def _plan(args: argparse.Namespace, delta: float) -> int:
         print_json(report)
     else:
         runs = plan.required_runs if plan.required_runs is not None else "none"
+        if args.protocol == 2 and plan.required_runs is not None:
+            runs = (f"n = {plan.required_runs}, N2 = 2^{plan.required_blocks.bit_length() - 1}"
+                    f" (2^{plan.total_runs.bit_length() - 1} to 2^{plan.total_runs.bit_length()}"
+                    f" device runs; smallest n at any N2: "
+                    f"{plan.smallest_runs})")
         print(f"smallest n certifying {plan.output_bits} bits at d_comp p(ACC) <= {args.error:g}"
               f" (eps = {args.sv_eps:g}, delta = {delta:g}): {runs}")
         if plan.reason:
@@ -122,16 +133,37 @@ def run(args: argparse.Namespace) -> int:
     from protocols.amplification_certificate import check_eps, check_error
     from protocols.four_party_bell import check_delta
 
-    if args.protocol == 2:
-        raise ValueError("--protocol 2 (Fig. 3, Theorem 27) is not implemented yet; use 1")
+    if args.protocol == 2 and args.blocks is None:
+        raise ValueError("--blocks is required with --protocol 2 (a power of 2 >= 1)")
     check_eps(args.sv_eps)
     check_error(args.error)
     delta = check_delta(args.delta if args.delta is not None
                         else default_delta(args.noise, args.sv_eps))
     if args.plan:
         return _plan(args, delta)
+    if args.protocol == 2:
+        return _run_protocol2(args, delta)
     result = run_protocol1(_device(args), _source(args), args.runs, delta, args.error,
                            CyclicShiftExtractor(), output_bits=args.bits)
+    tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})"]
+    return _report(args, result, tests, f"required runs : {result.required_runs}")
+
+
+def _run_protocol2(args: argparse.Namespace, delta: float) -> int:
+    from protocols.amplification_protocol2 import check_blocks, run_protocol2
+
+    check_blocks(args.blocks)
+    result = run_protocol2(_device(args, 1), _device(args, 2), _source(args), args.runs,
+                           args.blocks, delta, args.error, output_bits=args.bits)
+    tests = [f"L_n device 1  : {result.first_test.bell_average:.6g} (delta = {delta:g})",
+             f"L_n block {result.block:<4d}: {result.block_test.bell_average:.6g} "
+             f"(device 2, block chosen among {result.blocks})"]
+    return _report(args, result, tests,
+                   f"required runs : {result.required_runs}, blocks: {result.required_blocks}")
+
+
+def _report(args: argparse.Namespace, result, test_lines: list[str], required: str) -> int:
+    """Write the bits (``--out``), print the report (text or ``--json``), return the exit status."""
     if result.output is not None and args.out is not None:
         _write_bits(args.out, result.output)
     report = result.to_dict()
@@ -141,11 +173,12 @@ def run(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         print(f"status        : {result.status}" + (f" ({result.reason})" if result.reason else ""))
-        print(f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})")
+        for line in test_lines:
+            print(line)
         print(f"output bits   : {result.output_bits}" + (f" -> {args.out}" if args.out and
                                                          result.output is not None else ""))
         print(f"d_comp p(ACC) <= 2^{result.certificate.log2_error_bound:.2f}")
-        print(f"required runs : {result.required_runs}")
+        print(required)
         print(f"randomness    : {report['randomness']}")
         _print_certificate(result.certificate.to_dict())
         if "bits" in report:
