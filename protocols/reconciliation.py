@@ -31,16 +31,19 @@ The scheme, for raw keys of ``N_r`` bits
 What ``N_c`` counts
 -------------------
 ``N_c = k m + t``: every syndrome bit and every tag bit. The seed ``S`` is *not* counted: it
-is drawn independently of ``A_r``, ``B_r`` and the adversary, so it carries no information
-about ``A_r`` and conditioning on it does not lower the smooth min-entropy that eq. (17)
-bounds (the ``N_c`` term of eq. (17) is the chain rule ``H_min(A_r | E C) >= H_min(A_r | E) -
-|C|`` for the part of the transcript that depends on ``A_r``). Zero padding of the last block
-is public and constant, and is not counted. Bob announces only accept or abort. On abort no
-key is produced (``K_A = K_B = ⊥``); the announcement is not counted in ``N_c`` because the
-secrecy criterion of eq. (68) sums over all transcripts with abort included (it is the
-sub-normalised distance, i.e. the conditional distance weighted by the probability of not
-aborting, as in the standard treatment of verification, e.g. Tomamichel, Lim, Gisin, Renner,
-Nat. Commun. 3, 634 (2012)). A caller who wants to charge this bit anyway adds 1 to ``N_c``.
+is drawn independently of ``A_r``, ``B_r`` and the adversary, so Lemma 8 of paper 000 applies
+conditioned on each value of ``S``, with ``C = f_S(A_r)`` a fixed function of ``A_r`` of
+``k m + t`` bits (Theorem 7 charges exactly ``|C|`` bits, eqs. (55), (61), (65)). Zero padding of
+the last block is public and constant, and is not counted.
+
+Bob announces only accept or abort, and that bit depends on ``B_r``. Lemma 8 admits only
+functions of ``A_r``, and the proof of eq. (68) (eqs. (69)-(72)) does not model an abort flag;
+the paper shares this gap (its eq. (67) cannot hold for adversarial devices unless error
+correction may abort). bellbox does not count the flag in ``N_c`` and states this as an
+assumption (module :mod:`protocols.diqkd`, README); the usual treatment of verification, where
+the secrecy criterion is weighted by the probability of not aborting (e.g. Tomamichel, Lim,
+Gisin, Renner, Nat. Commun. 3, 634 (2012)), is made in a min-entropy framework, not in paper
+000's no-signaling one.
 
 Code rate (the syndrome length ``m`` per block)
 -----------------------------------------------

@@ -86,6 +86,15 @@ def test_parity_check_matrix_is_deterministic_binary_and_has_no_empty_rows() -> 
         parity_check_matrix(100, 100)
 
 
+def test_short_codes_cap_column_degrees_at_the_number_of_checks() -> None:
+    # 5 checks cannot host a degree-16 column: degrees are capped at 5 and stay binary.
+    matrix = parity_check_matrix(20, 5)
+    assert matrix.shape == (5, 20)
+    assert set(np.unique(matrix.data)) == {1}
+    column_weights = np.asarray(matrix.sum(axis=0)).ravel()
+    assert column_weights.min() >= 1 and column_weights.max() <= 5
+
+
 # --- correctness --------------------------------------------------------------------------
 
 
