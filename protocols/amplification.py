@@ -9,14 +9,17 @@
 Bits are output only when the certificate of :mod:`protocols.amplification_certificate` bounds
 ``d_comp p(ACC)`` (eq. (112)) by the requested error. The certificate depends only on
 ``(n, eps, delta, m)``, so it is computed before the device runs; rounds are streamed in chunks
-and the device outputs are kept (packed, ``n/2`` bytes) only when they will be extracted.
+and the device outputs are kept (packed, ``n/2`` bytes) only when they will be extracted, or
+(with a :class:`qdevices.jobs.RunControl`) all settings are drawn first and measured in
+checkpointed jobs. Steps 2-3 are one function, :func:`conclude_protocol1`, for device runs and
+recorded data (:mod:`protocols.amplification_records`) alike.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -27,11 +30,18 @@ from protocols.amplification_certificate import (ProtocolICertificate, TwoSource
                                                  failure_reason, largest_certified_output,
                                                  plan_protocol1)
 from protocols.four_party_bell import BellTestResult, acceptance, bell_indicator, check_delta
+from qdevices.jobs import RunControl, measure_in_jobs
 
 STATUS_CERTIFIED = "certified"
 STATUS_NOT_CERTIFIED = "not certified"
 STATUS_ABORTED = "aborted"
 DEFAULT_CHUNK_RUNS = 1 << 20
+#: Most runs measured in jobs (checkpoint/resume): settings and outputs are kept, ~9 bytes a run.
+MAX_JOB_RUNS = 1 << 25
+
+
+class AmplificationInputError(ValueError):
+    """A Protocol I run cannot proceed with the given input (the message says why)."""
 
 
 @lru_cache(maxsize=256)
@@ -132,18 +142,126 @@ def _certificate_for(runs: int, eps: float, delta: float, error: float,
     return certify_protocol1(runs, eps, delta, output_bits, extractor)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where the runs of Protocol I came from: the SV source's claimed ``eps`` and name, whether
+    its randomness is secure (not a seeded stream), and the device description."""
+
+    eps: float
+    source: str
+    secure: bool
+    device: dict[str, Any]
+
+
+def conclude_protocol1(violations: int, packed_outputs: np.ndarray | None,
+                       certificate: ProtocolICertificate, delta: float, error: float,
+                       output_bits: int | None, extractor: TwoSourceExtractorModel,
+                       t_bits: Callable[[int], np.ndarray], provenance: Provenance
+                       ) -> AmplificationResult:
+    """Steps 2-3 of Protocol I after the ``n = certificate.runs`` runs: test ``L_n <= delta``
+    (eq. (64)), then extract ``certificate.output_bits`` bits only if ``certificate`` meets
+    ``error`` (eq. (112)).
+
+    ``packed_outputs`` holds ``np.packbits`` of the ``4n`` device bits (run-major) and may be
+    ``None`` when the certificate does not meet ``error``; ``t_bits(L)`` returns the next ``L``
+    SV bits (eq. (118)), called only when bits are extracted. Shared by device runs and
+    recorded data, so both output exactly under the same conditions.
+    """
+    runs = certificate.runs
+    test = acceptance(violations, runs, delta)
+    common = dict(runs=runs, eps=provenance.eps, source=provenance.source,
+                  device=provenance.device, secure=provenance.secure, bell_test=test,
+                  requested_error=error, certificate=certificate)
+    if not test.accepted:
+        return AmplificationResult(status=STATUS_ABORTED, output=None, required_runs=None,
+                                   reason=f"L_n = {test.bell_average:.6g} > delta = {delta:g}",
+                                   **common)
+    if not certificate.meets(error):
+        requested = output_bits if output_bits is not None else 1
+        plan = plan_protocol1(requested, error, provenance.eps, delta, extractor)
+        reason = failure_reason(certificate, error)
+        if plan.required_runs is None:
+            reason += f"; {plan.reason}"
+        return AmplificationResult(status=STATUS_NOT_CERTIFIED, output=None,
+                                   required_runs=plan.required_runs, reason=reason, **common)
+    if packed_outputs is None:
+        raise AmplificationInputError("packed_outputs must hold the device bits when the "
+                                      "certificate meets the error, got None")
+    x = np.unpackbits(packed_outputs, count=4 * runs)
+    output = extractor.extract(x, t_bits(certificate.t_length), certificate.output_bits)
+    return AmplificationResult(status=STATUS_CERTIFIED, output=output, required_runs=runs,
+                               reason="", **common)
+
+
+def post_process_runs(settings: np.ndarray, outputs: np.ndarray, delta: float, error: float,
+                      extractor: TwoSourceExtractorModel, t_bits: Callable[[int], np.ndarray],
+                      provenance: Provenance, output_bits: int | None = None
+                      ) -> AmplificationResult:
+    """Protocol I steps 2-3 on all ``n`` runs at once: ``settings`` and ``outputs`` are ``(n, 4)``
+    0/1 arrays (recorded data, or a run measured in jobs). Certificate first (it depends only
+    on ``(n, eps, delta, m)``), then :func:`conclude_protocol1`."""
+    runs, delta, error = check_runs(int(np.shape(settings)[0])), check_delta(delta), check_error(error)
+    certificate = _certificate_for(runs, provenance.eps, delta, error, output_bits, extractor)
+    return conclude_protocol1(*_tally(settings, outputs), certificate, delta, error, output_bits,
+                              extractor, t_bits, provenance)
+
+
+def _tally(settings: np.ndarray, outputs: np.ndarray) -> tuple[int, np.ndarray]:
+    """``(n L_n, packed outputs)`` of ``(n, 4)`` settings and outputs (eq. (64))."""
+    violations = int(bell_indicator(outputs, settings).sum())
+    return violations, np.packbits(np.asarray(outputs, dtype=np.uint8).reshape(-1))
+
+
+def _describe(device: Any) -> dict[str, Any]:
+    return device.describe() if hasattr(device, "describe") else {}
+
+
+def _reproducible(source: Any) -> bool:
+    """Whether drawing again gives the same bits: seeded simulated sources and bit files."""
+    from qdevices.sources import FileSource
+
+    return isinstance(source, FileSource) or not source.secure
+
+
 def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: float,
                   extractor: TwoSourceExtractorModel, output_bits: int | None = None,
                   chunk_runs: int = DEFAULT_CHUNK_RUNS,
-                  progress: Callable[[int], None] | None = None) -> AmplificationResult:
+                  progress: Callable[[int], None] | None = None,
+                  control: RunControl | None = None) -> AmplificationResult:
     """Run Protocol I on ``device`` (``measure((N, 4) settings) -> (N, 4) outputs``) with
     settings and extractor bits from the SV ``source``.
 
     ``output_bits=None`` outputs the largest certified number of bits.
+
+    Two ways to measure, with the same test, certificate and extraction
+    (:func:`conclude_protocol1`):
+
+    * ``control=None``: streamed in chunks of ``chunk_runs`` runs; memory is one chunk plus the
+      packed outputs (``n/2`` bytes) when they will be extracted. Any ``n``.
+    * ``control`` given (:class:`qdevices.jobs.RunControl`): the settings of all ``n`` runs are
+      drawn first, in order, from the (history-dependent) source, then measured in jobs by
+      :func:`qdevices.jobs.measure_in_jobs` with checkpoint, resume and retries. Each job uses
+      its own device stream, so the outcomes differ from the streamed path's for the same seed
+      (both are reproducible; a resumed run equals the uninterrupted run with ``control``).
+      Memory is about ``9 n`` bytes, so ``n <= MAX_JOB_RUNS``. On resume the settings are
+      drawn again (so ``t`` comes from the same source position as in an uninterrupted run)
+      and, for a reproducible source, must equal the checkpoint's.
     """
     runs, delta, error = check_runs(runs), check_delta(delta), check_error(error)
+    if control is not None and runs > MAX_JOB_RUNS:
+        raise AmplificationInputError(
+            f"runs must be <= {MAX_JOB_RUNS} to measure in jobs (checkpoint/resume), got {runs}:"
+            " all settings are drawn first and kept; run without checkpointing (streamed) or "
+            "in several runs")
     certificate = _certificate_for(runs, source.eps, delta, error, output_bits, extractor)
-    certified = certificate.meets(error)
+    provenance = Provenance(eps=source.eps, source=source.name, secure=bool(source.secure),
+                            device=_describe(device))
+    if control is not None:
+        settings, outputs = _measure_in_jobs(device, source, runs, delta, error, output_bits,
+                                             control, progress)
+        return conclude_protocol1(*_tally(settings, outputs), certificate, delta, error,
+                                  output_bits, extractor, source.bits, provenance)
+    keep = certificate.meets(error)
     violations = 0
     kept: list[np.ndarray] = []
     for start in range(0, runs, chunk_runs):
@@ -151,29 +269,31 @@ def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: floa
         settings = source.settings(count)
         outputs = np.asarray(device.measure(settings), dtype=np.uint8)
         violations += int(bell_indicator(outputs, settings).sum())
-        if certified:
+        if keep:
             kept.append(np.packbits(outputs.reshape(-1)))
         if progress is not None:
             progress(count)
-    test = acceptance(violations, runs, delta)
-    common = dict(runs=runs, eps=source.eps, source=source.name,
-                  device=device.describe() if hasattr(device, "describe") else {},
-                  secure=bool(source.secure), bell_test=test, requested_error=error,
-                  certificate=certificate)
-    if not test.accepted:
-        return AmplificationResult(status=STATUS_ABORTED, output=None, required_runs=None,
-                                   reason=f"L_n = {test.bell_average:.6g} > delta = {delta:g}",
-                                   **common)
-    if not certified:
-        requested = output_bits if output_bits is not None else 1
-        plan = plan_protocol1(requested, error, source.eps, delta, extractor)
-        reason = failure_reason(certificate, error)
-        if plan.required_runs is None:
-            reason += f"; {plan.reason}"
-        return AmplificationResult(status=STATUS_NOT_CERTIFIED, output=None,
-                                   required_runs=plan.required_runs, reason=reason, **common)
-    x = np.unpackbits(np.concatenate(kept), count=4 * runs)
-    t = source.bits(certificate.t_length)
-    output = extractor.extract(x, t, certificate.output_bits)
-    return AmplificationResult(status=STATUS_CERTIFIED, output=output, required_runs=runs,
-                               reason="", **common)
+    packed = np.concatenate(kept) if keep else None
+    return conclude_protocol1(violations, packed, certificate, delta, error, output_bits,
+                              extractor, source.bits, provenance)
+
+
+def _measure_in_jobs(device: Any, source: Any, runs: int, delta: float, error: float,
+                     output_bits: int | None, control: RunControl,
+                     progress: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw all settings, then measure them in jobs; returns ``(settings, outputs)``."""
+    settings = source.settings(runs)
+    parameters = {"runs": runs, "sv_eps": source.eps, "source": source.name, "delta": delta,
+                  "error": error, "output_bits": output_bits}
+    metadata = {"protocol": "amplification-1", "parameters": parameters, **control.metadata}
+    run = measure_in_jobs(device, settings, replace(control, metadata=metadata),
+                          progress=progress)
+    if control.resume is not None:
+        if run.inputs.shape != (runs, 4):
+            raise AmplificationInputError(f"resume: the checkpoint has inputs of shape "
+                                          f"{run.inputs.shape}, this run needs ({runs}, 4)")
+        if _reproducible(source) and not np.array_equal(run.inputs, settings):
+            raise AmplificationInputError(
+                "resume: the checkpoint's settings differ from those drawn from this source; "
+                "resume with the seed (or SV file) and parameters of the original run")
+    return run.inputs.astype(np.uint8), run.outputs

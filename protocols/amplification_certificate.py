@@ -331,10 +331,16 @@ def failure_reason(certificate: ProtocolICertificate, error: float) -> str:
     """Which term of the certificate stops it from meeting ``error`` (empty when it meets it)."""
     if certificate.meets(error):
         return ""
-    if certificate.gamma >= 1.0:
-        return (f"delta + delta_Az = {certificate.delta + certificate.delta_az:.3g} is too large: "
-                f"Lemma 10 gives Bell sum bound {certificate.lemma10_bell_sum:.3g} >= 2, so "
-                "Lemma 11 certifies no randomness (need delta < 4 (1/2 - eps)^8)")
+    limit = largest_bell_bound(certificate.eps)
+    if certificate.gamma >= 1.0 and certificate.delta >= limit:
+        return (f"delta = {certificate.delta:.3g} is too large: Lemma 10 gives Bell sum bound >= 2 for "
+                f"every delta_Az, so Lemma 11 certifies no randomness (need delta < 4 (1/2 - eps)^8 = "
+                f"{limit:.3g})")
+    if certificate.gamma >= 1.0 or certificate.x_min_entropy == 0:
+        span = limit - certificate.delta
+        return (f"n = {certificate.runs} runs are too few: every delta_Az < 4 (1/2 - eps)^8 - delta = "
+                f"{span:.3g} leaves the Azuma term 2 exp(-delta_Az^2 n / 4) >= "
+                f"{2 * math.exp(-span**2 * certificate.runs / 4):.3g}, so x has no certified min-entropy")
     budget = math.log2(error) - certificate.output_bits
     if certificate.log2_extractor_error > budget:
         return (f"extractor {certificate.extractor}: error 2^{certificate.log2_extractor_error:.1f}"

@@ -12,9 +12,9 @@ Theory*, Sec. 3.3):
 * variable (column) degrees follow the edge-perspective distribution
   :data:`VARIABLE_EDGE_FRACTIONS` (30 % of the edges on degree-3 columns, 70 % on degree-16
   columns), capped at ``m``; a column of degree ``d`` receives ``d`` edge sockets;
-* the ``E`` sockets are dealt to the ``m`` rows round-robin (socket ``k`` to row ``k mod m``),
-  so row degrees differ by at most one (check-concentrated, the good choice for the BSC),
-  then the row labels are shuffled;
+* the ``E`` row slots are ``k mod m`` for ``k < E``, so row degrees differ by at most one
+  (check-concentrated, the good choice for the BSC), and a uniformly random permutation of
+  the slots is matched to the column sockets;
 * repeated (column, row) pairs are removed by swapping the row of a repeated socket with the
   row of a random socket, which keeps every row and column degree; any pair still repeated
   after :data:`_MAX_REPAIR_ROUNDS` rounds is merged into a single edge (the column loses one

@@ -201,3 +201,15 @@ def test_published_bell_count_is_paid_for_in_delta1() -> None:
     assert certificate.log2_bell_count_values == math.log2(101)  # floor(0.001 * 1e5) + 1 = 101 values
     zero = certify_protocol1(runs, 0.0, 0.0, 8, CyclicShiftExtractor(), delta_az=0.05)
     assert zero.log2_bell_count_values == 0.0
+
+
+def test_failure_reason_names_too_few_runs_or_too_large_delta() -> None:
+    """With n = 2000 no delta_Az makes the Azuma term small (2 exp(-0.0156^2 2000/4) ~ 1.77);
+    with delta = 0.02 > 4 (1/2)^8 = 0.0156 Lemma 10 alone rules certification out."""
+    from protocols.amplification import CyclicShiftExtractor
+    from protocols.amplification_certificate import certify_protocol1, failure_reason
+
+    few = certify_protocol1(2000, 0.0, 0.0, 1, CyclicShiftExtractor())
+    assert failure_reason(few, 2**-40).startswith("n = 2000 runs are too few")
+    large = certify_protocol1(2000, 0.0, 0.02, 1, CyclicShiftExtractor())
+    assert failure_reason(large, 2**-40).startswith("delta = 0.02 is too large")

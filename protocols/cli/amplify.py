@@ -5,6 +5,14 @@ the second in ``--blocks`` blocks of ``--runs`` runs) and prints its certificate
 ``d_comp p(ACC)`` of eq. (112) or (181) with every intermediate number. Bits are written
 (``--out``) only when the certificate meets ``--error``. Exit status 0 when bits are output, 3
 otherwise (aborted, not certified, or a plan), 2 on bad input.
+
+``--records FILE`` post-processes recorded runs of Protocol I instead of running a device (the
+format of :mod:`protocols.amplification_records`; ``t`` from the file or ``--sv-file``).
+``--checkpoint DIR`` / ``--resume DIR`` / ``--job-rounds`` / ``--max-attempts`` /
+``--retry-wait`` (:mod:`protocols.cli.run_control`) measure Protocol I in checkpointed jobs:
+all settings are drawn first (at most ``MAX_JOB_RUNS`` runs), and each job has its own device
+stream, so the outcomes differ from a run without these options for the same ``--seed``; a
+resumed run equals the uninterrupted checkpointed run. Protocol II supports neither.
 """
 
 from __future__ import annotations
@@ -15,6 +23,11 @@ import os
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, positive_int, unit_interval
 from .output import print_json
+from .run_control import add_run_control_arguments, restore_run_arguments, run_control
+
+#: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
+RUN_OPTIONS = ("protocol", "sv_eps", "sv_strategy", "sv_file", "sv_file_format", "runs", "delta",
+               "noise", "error", "bits", "backend", "device", "local_strategy", "seed")
 
 
 def _number(text: str) -> float:
@@ -28,16 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("amplify", help="DI randomness amplification (paper 004)")
     parser.add_argument("--protocol", type=int, choices=(1, 2), default=1,
                         help="Protocol I (Fig. 1) or II (Fig. 3, two devices)")
-    parser.add_argument("--sv-eps", type=_number, required=True, metavar="EPS",
-                        help="SV parameter eps in [0, 1/2) (paper 004 eq. (1))")
+    parser.add_argument("--sv-eps", type=_number, default=None, metavar="EPS",
+                        help="SV parameter eps in [0, 1/2) (paper 004 eq. (1)); required unless --resume")
     parser.add_argument("--sv-strategy", default="iid-high", metavar="NAME",
                         help="simulated SV strategy (uniform, iid-high, iid-low, sticky, "
                              "steer-untested, steer-repeat; default iid-high)")
     parser.add_argument("--sv-file", default=None, metavar="PATH",
                         help="read the SV bits from a file instead (eps is your claim)")
     parser.add_argument("--sv-file-format", choices=("binary", "ascii"), default="binary")
-    parser.add_argument("--runs", type=positive_int, required=True, metavar="N",
-                        help="number of runs n of the four-party device")
+    parser.add_argument("--runs", type=positive_int, default=None, metavar="N",
+                        help="number of runs n of the four-party device (not with --records)")
+    parser.add_argument("--records", default=None, metavar="FILE",
+                        help="post-process recorded Protocol I runs (.npz or .csv: u1..u4, "
+                             "x1..x4 per run, optional SV bits t) instead of running a device")
     parser.add_argument("--blocks", type=positive_int, default=None, metavar="N2",
                         help="blocks N2 of the second device, a power of 2 (Protocol II only)")
     parser.add_argument("--delta", type=_number, default=None, metavar="D",
@@ -60,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plan", action="store_true",
                         help="only plan: smallest n (and N2) certifying --bits at --error")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_run_control_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -128,24 +145,81 @@ def _write_bits(path: str, bits) -> None:
         handle.write("".join("1" if b else "0" for b in bits) + "\n")
 
 
+def _uses_jobs(args: argparse.Namespace) -> bool:
+    """Whether the run is measured in checkpointed jobs (any run-control option, or IBM)."""
+    return (args.checkpoint is not None or args.resume is not None or args.job_rounds is not None
+            or str(args.backend).startswith("ibm:"))
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    """Reject option combinations that have no meaning, naming the options."""
+    if args.sv_eps is None:
+        raise ValueError("--sv-eps is required (the SV parameter eps in [0, 1/2))")
+    if args.records is not None:
+        if args.protocol == 2:
+            raise ValueError("--records supports Protocol I only (--protocol 1): Protocol II "
+                             "records would need both devices' runs and the block index")
+        if args.runs is not None or _uses_jobs(args) or args.plan:
+            raise ValueError("--records takes n from the file: do not combine it with --runs, "
+                             "--plan, --checkpoint, --resume or --job-rounds")
+        return
+    if args.runs is None and not args.plan:
+        raise ValueError("--runs is required (the number n >= 1 of runs) unless --records or "
+                         "--resume is given")
+    if args.protocol == 2 and args.blocks is None:
+        raise ValueError("--blocks is required with --protocol 2 (a power of 2 >= 1)")
+    if args.protocol == 2 and (args.checkpoint or args.resume or args.job_rounds):
+        raise ValueError("--checkpoint, --resume and --job-rounds support Protocol I only "
+                         "(--protocol 1), got --protocol 2")
+
+
 def run(args: argparse.Namespace) -> int:
-    from protocols.amplification import CyclicShiftExtractor, default_delta, run_protocol1
+    from protocols.amplification import default_delta
     from protocols.amplification_certificate import check_eps, check_error
     from protocols.four_party_bell import check_delta
 
-    if args.protocol == 2 and args.blocks is None:
-        raise ValueError("--blocks is required with --protocol 2 (a power of 2 >= 1)")
+    restore_run_arguments(args)
+    _check_mode(args)
     check_eps(args.sv_eps)
     check_error(args.error)
     delta = check_delta(args.delta if args.delta is not None
                         else default_delta(args.noise, args.sv_eps))
     if args.plan:
         return _plan(args, delta)
+    if args.records is not None:
+        return _run_records(args, delta)
     if args.protocol == 2:
         return _run_protocol2(args, delta)
+    return _run_protocol1(args, delta)
+
+
+def _run_protocol1(args: argparse.Namespace, delta: float) -> int:
+    from protocols.amplification import CyclicShiftExtractor, run_protocol1
+
+    device_runs: list = []
+    control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append) \
+        if _uses_jobs(args) else None
     result = run_protocol1(_device(args), _source(args), args.runs, delta, args.error,
-                           CyclicShiftExtractor(), output_bits=args.bits)
+                           CyclicShiftExtractor(), output_bits=args.bits, control=control)
     tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})"]
+    extra = {"device_run": device_runs[0].to_dict()} if device_runs else {}
+    return _report(args, result, tests, f"required runs : {result.required_runs}", extra)
+
+
+def _run_records(args: argparse.Namespace, delta: float) -> int:
+    from protocols.amplification import CyclicShiftExtractor
+    from protocols.amplification_records import (load_amplification_records,
+                                                 post_process_records)
+
+    records = load_amplification_records(args.records)
+    extractor = CyclicShiftExtractor()
+    t = None
+    if args.sv_file is not None:
+        t = _source(args).bits(extractor.t_length(4 * records.runs))
+    result = post_process_records(records, args.sv_eps, delta, args.error, extractor,
+                                  output_bits=args.bits, t=t, label=f"records {args.records}")
+    tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g}, "
+             f"{records.runs} recorded runs)"]
     return _report(args, result, tests, f"required runs : {result.required_runs}")
 
 
@@ -162,11 +236,14 @@ def _run_protocol2(args: argparse.Namespace, delta: float) -> int:
                    f"required runs : {result.required_runs}, blocks: {result.required_blocks}")
 
 
-def _report(args: argparse.Namespace, result, test_lines: list[str], required: str) -> int:
-    """Write the bits (``--out``), print the report (text or ``--json``), return the exit status."""
+def _report(args: argparse.Namespace, result, test_lines: list[str], required: str,
+            extra: dict | None = None) -> int:
+    """Write the bits (``--out``), print the report (text or ``--json``), return the exit status.
+
+    ``extra`` entries (e.g. ``device_run``) are added to the JSON report."""
     if result.output is not None and args.out is not None:
         _write_bits(args.out, result.output)
-    report = result.to_dict()
+    report = {**result.to_dict(), **(extra or {})}
     if result.output is not None and args.out is None:
         report["bits"] = "".join(map(str, result.output.tolist()))
     if args.json:
@@ -179,6 +256,11 @@ def _report(args: argparse.Namespace, result, test_lines: list[str], required: s
                                                          result.output is not None else ""))
         print(f"d_comp p(ACC) <= 2^{result.certificate.log2_error_bound:.2f}")
         print(required)
+        if "device_run" in report:
+            run = report["device_run"]
+            print(f"jobs          : {run['jobs']} of {run['job_rounds']} runs, "
+                  f"{run['resumed_jobs']} resumed" + (f", checkpoint {run['checkpoint']}"
+                                                      if run["checkpoint"] else ""))
         print(f"randomness    : {report['randomness']}")
         _print_certificate(result.certificate.to_dict())
         if "bits" in report:
