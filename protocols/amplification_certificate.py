@@ -149,8 +149,11 @@ class Log2ErrorBound:
 
 
 @dataclass(frozen=True)
-class ProtocolICertificate(Log2ErrorBound):
-    """Every intermediate number of the Protocol I certificate (see the module docstring)."""
+class DeviceTerms(Log2ErrorBound):
+    """The per-device quantities of steps 1-4 (module docstring), shared by Protocols I and II.
+
+    ``delta_az`` and the fields after it are those returned by :func:`_gamma_terms`.
+    """
 
     runs: int
     eps: float
@@ -167,6 +170,12 @@ class ProtocolICertificate(Log2ErrorBound):
     log2_gamma_power: float
     log2_bell_count_values: float
     log2_delta1: float
+
+
+@dataclass(frozen=True)
+class ProtocolICertificate(DeviceTerms):
+    """Every intermediate number of the Protocol I certificate (see the module docstring)."""
+
     x_length: int
     x_min_entropy: int
     t_length: int
@@ -196,7 +205,7 @@ def _gamma_terms(runs: int, eps: float, delta: float, delta_az: float) -> dict[s
     gamma = gamma_bound(lemma10)
     log2_gamma_power = good * math.log2(gamma) if gamma < 1 else 0.0
     log2_eps_az = 1.0 - delta_az**2 * runs / 4.0 * LOG2E
-    return {"bell_bound": bell_bound, "good_positions": good, "mu": 1.0 - bell_bound,
+    return {"bell_bound": bell_bound, "good_positions": int(good), "mu": 1.0 - bell_bound,
             "lemma10_bell_sum": lemma10, "gamma": gamma,
             "gamma_paper": min(1.0, (1.0 + 2.0 * lemma10) / 3.0),
             "log2_gamma_power": log2_gamma_power, "log2_eps_az": log2_eps_az,
@@ -245,12 +254,8 @@ def certify_protocol1(runs: int, eps: float, delta: float, output_bits: int,
             g["log2_delta1"], x_length, t_length, t_entropy, output_bits, extractor)
         log2_d = _log2_sum(log2_ext, log2_markov)
         return ProtocolICertificate(
-            runs=runs, eps=eps, delta=delta, output_bits=output_bits, delta_az=delta_az_value,
-            log2_eps_az=g["log2_eps_az"], bell_bound=g["bell_bound"],
-            good_positions=int(g["good_positions"]), mu=g["mu"],
-            lemma10_bell_sum=g["lemma10_bell_sum"], gamma=g["gamma"],
-            gamma_paper=g["gamma_paper"], log2_gamma_power=g["log2_gamma_power"],
-            log2_bell_count_values=g["log2_bell_count_values"], log2_delta1=g["log2_delta1"], x_length=x_length, x_min_entropy=k,
+            runs=runs, eps=eps, delta=delta, output_bits=output_bits, delta_az=delta_az_value, **g,
+            x_length=x_length, x_min_entropy=k,
             t_length=t_length, t_min_entropy=t_entropy, extractor=extractor.name,
             log2_extractor_error=log2_ext, log2_markov_term=log2_markov,
             log2_d_times_acceptance=log2_d, log2_error_bound=output_bits + log2_d)

@@ -76,7 +76,7 @@ import numpy as np
 from protocols.amplification import (DEFAULT_CHUNK_RUNS, STATUS_ABORTED, STATUS_CERTIFIED,
                                      STATUS_NOT_CERTIFIED, CyclicShiftExtractor)
 from protocols.amplification_certificate import (MAX_PLANNED_RUNS, CertificateInputError,
-                                                 Log2ErrorBound, _best_entropy_threshold,
+                                                 DeviceTerms, _best_entropy_threshold,
                                                  _gamma_terms, _log2_sum, _optimise_delta_az,
                                                  check_error, check_output_bits, check_runs,
                                                  failure_reason, largest_bell_bound,
@@ -147,29 +147,14 @@ EXTRACTOR = ThreeSourceByConcatenation()
 
 
 @dataclass(frozen=True)
-class ProtocolIICertificate(Log2ErrorBound):
+class ProtocolIICertificate(DeviceTerms):
     """Every intermediate number of the Protocol II certificate (module docstring).
 
     The per-device fields (``delta_az`` .. ``log2_delta1``) are Protocol I's, shared by both
     devices (same ``n`` and ``delta``). ``x_length``/``x_min_entropy`` describe ``x || y_j``.
     """
 
-    runs: int
     blocks: int
-    eps: float
-    delta: float
-    output_bits: int
-    delta_az: float
-    log2_eps_az: float
-    bell_bound: float
-    good_positions: int
-    mu: float
-    lemma10_bell_sum: float
-    gamma: float
-    gamma_paper: float
-    log2_gamma_power: float
-    log2_bell_count_values: float
-    log2_delta1: float
     block_index_bits: int
     log2_block_probability: float
     log2_de_finetti: float
@@ -212,12 +197,7 @@ def certify_protocol2(runs: int, blocks: int, eps: float, delta: float, output_b
         log2_d = _log2_sum(log2_ext, log2_markov, 1.0 + log2_lemma13)
         return ProtocolIICertificate(
             runs=runs, blocks=blocks, eps=eps, delta=delta, output_bits=output_bits,
-            delta_az=delta_az_value, log2_eps_az=g["log2_eps_az"], bell_bound=g["bell_bound"],
-            good_positions=int(g["good_positions"]), mu=g["mu"],
-            lemma10_bell_sum=g["lemma10_bell_sum"], gamma=g["gamma"],
-            gamma_paper=g["gamma_paper"], log2_gamma_power=g["log2_gamma_power"],
-            log2_bell_count_values=g["log2_bell_count_values"], log2_delta1=g["log2_delta1"],
-            block_index_bits=index_bits, log2_block_probability=index_bits * math.log2(0.5 + eps),
+            delta_az=delta_az_value, **g, block_index_bits=index_bits, log2_block_probability=index_bits * math.log2(0.5 + eps),
             log2_de_finetti=log2_lemma13, device_bits=device_bits, device_min_entropy=k,
             x_length=2 * device_bits, x_min_entropy=2 * k, t_length=t_length,
             t_min_entropy=t_entropy, extractor=EXTRACTOR.name, log2_extractor_error=log2_ext,
