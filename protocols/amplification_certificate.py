@@ -150,9 +150,10 @@ class Log2ErrorBound:
 
 @dataclass(frozen=True)
 class DeviceTerms(Log2ErrorBound):
-    """The per-device quantities of steps 1-4 (module docstring), shared by Protocols I and II.
+    """The quantities of steps 1-6 (module docstring) that Protocols I and II share.
 
-    ``delta_az`` and the fields after it are those returned by :func:`_gamma_terms`.
+    ``delta_az`` .. ``log2_delta1`` are per device (returned by :func:`_gamma_terms`); the fields
+    from ``x_length`` on describe the extractor's inputs and the error terms.
     """
 
     runs: int
@@ -170,12 +171,6 @@ class DeviceTerms(Log2ErrorBound):
     log2_gamma_power: float
     log2_bell_count_values: float
     log2_delta1: float
-
-
-@dataclass(frozen=True)
-class ProtocolICertificate(DeviceTerms):
-    """Every intermediate number of the Protocol I certificate (see the module docstring)."""
-
     x_length: int
     x_min_entropy: int
     t_length: int
@@ -185,6 +180,11 @@ class ProtocolICertificate(DeviceTerms):
     log2_markov_term: float
     log2_d_times_acceptance: float
     log2_error_bound: float
+
+
+@dataclass(frozen=True)
+class ProtocolICertificate(DeviceTerms):
+    """Every intermediate number of the Protocol I certificate (see the module docstring)."""
 
 
 def _gamma_terms(runs: int, eps: float, delta: float, delta_az: float) -> dict[str, float]:

@@ -160,16 +160,7 @@ class ProtocolIICertificate(DeviceTerms):
     log2_de_finetti: float
     device_bits: int
     device_min_entropy: int
-    x_length: int
-    x_min_entropy: int
-    t_length: int
-    t_min_entropy: float
-    extractor: str
-    log2_extractor_error: float
-    log2_markov_term: float
     log2_de_finetti_term: float
-    log2_d_times_acceptance: float
-    log2_error_bound: float
 
     @property
     def log2_device_terms(self) -> float:
