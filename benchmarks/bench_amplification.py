@@ -23,7 +23,7 @@ def _peak_rss_mib() -> float:
 
 
 def _timed_run(eps: float, runs: int) -> None:
-    from protocols.amplification import CyclicShiftExtractor, run_protocol1
+    from protocols.amplification.protocol1 import CyclicShiftExtractor, run_protocol1
     from qdevices import FourPartyDevice
     from qdevices.randomness import Randomness
     from qdevices.sources import named_source
@@ -46,8 +46,8 @@ def _timed_run(eps: float, runs: int) -> None:
 
 
 def run() -> None:
-    from protocols.amplification import CyclicShiftExtractor
-    from protocols.amplification_certificate import plan_protocol1
+    from protocols.amplification.protocol1 import CyclicShiftExtractor
+    from protocols.amplification.certificate import plan_protocol1
 
     extractor = CyclicShiftExtractor()
     for eps in (0.01, 0.0):

@@ -20,7 +20,7 @@ def peak_mib():
         line = next(l for l in status if l.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
 import json, time
-from protocols.diqkd import QKDParameters, run_diqkd
+from protocols.qkd.protocol import QKDParameters, run_diqkd
 from qdevices import ChainedBellDevice, Randomness
 start = time.perf_counter()
 device = ChainedBellDevice(7, 0.0, seed=1)

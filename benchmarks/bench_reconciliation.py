@@ -1,4 +1,4 @@
-"""One-way error correction (protocols.reconciliation): efficiency, frame error rate, time.
+"""One-way error correction (protocols.qkd.reconciliation): efficiency, frame error rate, time.
 
 Efficiency ``f = N_c / (N_r h(lambda))`` counts every published bit (syndromes and tag, eq. 17's
 ``N_c``); the frame error rate (FER) is the fraction of runs that abort, with Bob's errors
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from protocols.reconciliation import binary_entropy, reconcile
+from protocols.qkd.reconciliation import binary_entropy, reconcile
 from qdevices.randomness import Randomness
 
 EPS_ERCO = 1e-10

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 
-from protocols.amplification import CyclicShiftExtractor, run_protocol1
-from protocols.amplification_certificate import plan_protocol1
+from protocols.amplification.protocol1 import CyclicShiftExtractor, run_protocol1
+from protocols.amplification.certificate import plan_protocol1
 from qdevices import FourPartyDevice, Randomness
 from qdevices.sources import named_source
 

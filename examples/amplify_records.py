@@ -2,7 +2,7 @@
 
 ``examples/data/four_party_20k.npz`` holds 20,000 runs of the four-party Bell test (settings
 ``u``, outcomes ``x``, and the SV bits ``t`` for the extractor; format in
-:mod:`protocols.amplification_records`), made by an emulated device with white noise
+:mod:`protocols.amplification.records`), made by an emulated device with white noise
 xi = 0.01 and an SV source with bias +eps, eps = 1e-6 (``--make`` rewrites it). The script
 runs steps 2-3 of Protocol I on it, exactly as ``bellbox amplify --records FILE --sv-eps 1e-6
 --noise 0.01`` does: the Bell test ``L_n <= delta``, then the finite-n certificate. 20,000 runs
@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from protocols.amplification import CyclicShiftExtractor, default_delta
-from protocols.amplification_records import (AmplificationRecords, load_amplification_records,
+from protocols.amplification.protocol1 import CyclicShiftExtractor, default_delta
+from protocols.amplification.records import (AmplificationRecords, load_amplification_records,
                                              post_process_records)
 
 DEFAULT = Path(__file__).parent / "data" / "four_party_20k.npz"

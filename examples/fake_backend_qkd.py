@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from protocols.diqkd import QKDParameters, run_diqkd
+from protocols.qkd.protocol import QKDParameters, run_diqkd
 from qdevices import ChainedBellDevice, Randomness
 
 

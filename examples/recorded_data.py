@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from protocols.diqkd import QKDParameters, distill_key
+from protocols.qkd.protocol import QKDParameters, distill_key
 from protocols.records import load_records
 from qdevices import Randomness
 

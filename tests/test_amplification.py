@@ -12,11 +12,11 @@ import math
 import numpy as np
 import pytest
 
-from protocols.amplification import (STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED,
+from protocols.amplification.protocol1 import (STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED,
                                      run_protocol1)
-from protocols.amplification_certificate import (certify_protocol1, largest_certified_output,
+from protocols.amplification.certificate import (certify_protocol1, largest_certified_output,
                                                  plan_protocol1)
-from protocols.four_party_bell import bell_test
+from protocols.bell.four_party import bell_test
 from qdevices import FourPartyDevice, LocalFourPartyDevice
 from qdevices.randomness import Randomness
 from qdevices.sources import NAMED_STRATEGIES, named_source
@@ -133,7 +133,7 @@ def test_bad_input_names_the_parameter(kwargs: dict, name: str) -> None:
 
 
 def test_cyclic_shift_certificate_plans_and_runs() -> None:
-    from protocols.amplification import CyclicShiftExtractor
+    from protocols.amplification.protocol1 import CyclicShiftExtractor
 
     extractor = CyclicShiftExtractor()
     plan = plan_protocol1(2, 0.05, 0.0, 0.0, extractor)
@@ -176,7 +176,7 @@ def test_cli_amplify_exit_codes_and_json(capsys) -> None:
 
 
 def test_tradeoff_of_eq_111(tmp_path) -> None:
-    from protocols.amplification_certificate import lp_tradeoff_delta, paper_tradeoff_delta
+    from protocols.amplification.certificate import lp_tradeoff_delta, paper_tradeoff_delta
     from protocols.cli import main
 
     assert paper_tradeoff_delta(0.0) == pytest.approx(2.0**-9)  # (1/2)^8 / 2
@@ -193,8 +193,8 @@ def test_tradeoff_of_eq_111(tmp_path) -> None:
 
 def test_published_bell_count_is_paid_for_in_delta1() -> None:
     """The report publishes L_n; its floor(delta n) + 1 possible values multiply delta_1 (review finding)."""
-    from protocols.amplification import CyclicShiftExtractor
-    from protocols.amplification_certificate import certify_protocol1
+    from protocols.amplification.protocol1 import CyclicShiftExtractor
+    from protocols.amplification.certificate import certify_protocol1
 
     runs, delta = 100_000, 0.001
     certificate = certify_protocol1(runs, 0.0, delta, 8, CyclicShiftExtractor(), delta_az=0.05)
@@ -206,8 +206,8 @@ def test_published_bell_count_is_paid_for_in_delta1() -> None:
 def test_failure_reason_names_too_few_runs_or_too_large_delta() -> None:
     """With n = 2000 no delta_Az makes the Azuma term small (2 exp(-0.0156^2 2000/4) ~ 1.77);
     with delta = 0.02 > 4 (1/2)^8 = 0.0156 Lemma 10 alone rules certification out."""
-    from protocols.amplification import CyclicShiftExtractor
-    from protocols.amplification_certificate import certify_protocol1, failure_reason
+    from protocols.amplification.protocol1 import CyclicShiftExtractor
+    from protocols.amplification.certificate import certify_protocol1, failure_reason
 
     few = certify_protocol1(2000, 0.0, 0.0, 1, CyclicShiftExtractor())
     assert failure_reason(few, 2**-40).startswith("n = 2000 runs are too few")

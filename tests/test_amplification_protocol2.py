@@ -15,9 +15,9 @@ import math
 import numpy as np
 import pytest
 
-import protocols.amplification_protocol2 as p2
-from protocols.amplification import STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED
-from protocols.amplification_protocol2 import (certify_protocol2, largest_certified_output2,
+import protocols.amplification.protocol2 as p2
+from protocols.amplification.protocol1 import STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED
+from protocols.amplification.protocol2 import (certify_protocol2, largest_certified_output2,
                                                log2_de_finetti, plan_protocol2, run_protocol2)
 from qdevices import FourPartyDevice, LocalFourPartyDevice
 from qdevices.randomness import Randomness

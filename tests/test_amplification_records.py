@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from protocols.amplification import (STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED,
+from protocols.amplification.protocol1 import (STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED,
                                      CyclicShiftExtractor, run_protocol1)
-from protocols.amplification_records import (AmplificationRecords, AmplificationRecordsError,
+from protocols.amplification.records import (AmplificationRecords, AmplificationRecordsError,
                                              load_amplification_records, post_process_records)
 from protocols.cli import main
 from qdevices import FourPartyDevice

@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 
-from protocols.amplification import (MAX_JOB_RUNS, STATUS_CERTIFIED, AmplificationInputError,
+from protocols.amplification.protocol1 import (MAX_JOB_RUNS, STATUS_CERTIFIED, AmplificationInputError,
                                      CyclicShiftExtractor, run_protocol1)
 from protocols.cli import main
 from qdevices import FourPartyDevice

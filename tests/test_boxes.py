@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from protocols.signalling import signalling_test
+from protocols.bell.signalling import signalling_test
 from qdevices import ChainedBellDevice, ChainedPRBox, FourPartyDevice, LocalChainedDevice, LocalFourPartyDevice
 from qdevices.devices import TabulatedBox, setting_grid
 

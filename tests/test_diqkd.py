@@ -17,7 +17,7 @@ import pytest
 from scipy.special import rel_entr
 
 from protocols.cli import main
-from protocols.diqkd import QKDInputError, QKDParameters, collect_records, distill_key, run_diqkd
+from protocols.qkd.protocol import QKDInputError, QKDParameters, collect_records, distill_key, run_diqkd
 from protocols.records import load_records
 from qdevices import ChainedBellDevice, ChainedPRBox, LocalChainedDevice, Randomness
 from qdevices.devices import TabulatedBox

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from protocols import four_party_bell as fpb
+from protocols.bell import four_party as fpb
 
 
 def _psi_box(noise: float) -> np.ndarray:

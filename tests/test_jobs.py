@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from protocols.cli import main
-from protocols.diqkd import QKDInputError, QKDParameters, collect_records
+from protocols.qkd.protocol import QKDInputError, QKDParameters, collect_records
 from qdevices import ChainedBellDevice, Randomness
 from qdevices.jobs import (
     CheckpointError,

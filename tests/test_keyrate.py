@@ -1,4 +1,4 @@
-"""Tests of protocols.keyrate against independent computations (paper 000, eqs. 17, 21, 26).
+"""Tests of protocols.qkd.keyrate against independent computations (paper 000, eqs. 17, 21, 26).
 
 The reference values here come from brute-force grids built with ``scipy.special.rel_entr``
 (not the module's code path), from hand derivations, and from the paper's quoted numbers
@@ -16,7 +16,7 @@ import pytest
 from scipy.special import rel_entr
 from scipy.stats import entropy
 
-from protocols.keyrate import (
+from protocols.qkd.keyrate import (
     KeyRateInputError,
     asymptotic_rate,
     binary_entropy,

@@ -1,4 +1,4 @@
-"""Tests of protocols.nosignaling: the polytope, its LPs, and the eq. (9) check of paper 000.
+"""Tests of protocols.bell.nosignaling: the polytope, its LPs, and the eq. (9) check of paper 000.
 
 Expected values are derived by hand (see each docstring): the PR box value of CHSH, the
 algebraic maximum of Mermin's expression, local values by exhaustive enumeration (no LP),
@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from protocols.chained_bell import bell_indicator, in_estimation_support
-from protocols.nosignaling import NoSignalingInputError, NoSignalingPolytope
+from protocols.bell.chained import bell_indicator, in_estimation_support
+from protocols.bell.nosignaling import NoSignalingInputError, NoSignalingPolytope
 
 LP_TOLERANCE = 1e-9
 

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from protocols import reconciliation as rec
-from protocols.ldpc_codes import CodeShapeError, parity_check_matrix
+from protocols.qkd import reconciliation as rec
+from protocols.qkd.ldpc_codes import CodeShapeError, parity_check_matrix
 from qdevices.randomness import Randomness
 
 

@@ -7,7 +7,7 @@ the second in ``--blocks`` blocks of ``--runs`` runs) and prints its certificate
 otherwise (aborted, not certified, or a plan), 2 on bad input.
 
 ``--records FILE`` post-processes recorded runs of Protocol I instead of running a device (the
-format of :mod:`protocols.amplification_records`; ``t`` from the file or ``--sv-file``).
+format of :mod:`protocols.amplification.records`; ``t`` from the file or ``--sv-file``).
 ``--checkpoint DIR`` / ``--resume DIR`` / ``--job-rounds`` / ``--max-attempts`` /
 ``--retry-wait`` (:mod:`protocols.cli.run_control`) measure Protocol I in checkpointed jobs:
 all settings are drawn first (at most ``MAX_JOB_RUNS`` runs), and each job has its own device
@@ -110,9 +110,9 @@ def _print_certificate(certificate: dict) -> None:
 
 
 def _plan(args: argparse.Namespace, delta: float) -> int:
-    from protocols.amplification import CyclicShiftExtractor
-    from protocols.amplification_certificate import plan_protocol1
-    from protocols.amplification_protocol2 import plan_protocol2
+    from protocols.amplification.protocol1 import CyclicShiftExtractor
+    from protocols.amplification.certificate import plan_protocol1
+    from protocols.amplification.protocol2 import plan_protocol2
 
     if args.protocol == 2:
         plan = plan_protocol2(args.bits or 1, args.error, args.sv_eps, delta)
@@ -174,9 +174,9 @@ def _check_mode(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from protocols.amplification import default_delta
-    from protocols.amplification_certificate import check_eps, check_error
-    from protocols.four_party_bell import check_delta
+    from protocols.amplification.protocol1 import default_delta
+    from protocols.amplification.certificate import check_eps, check_error
+    from protocols.bell.four_party import check_delta
 
     restore_run_arguments(args)
     _check_mode(args)
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_protocol1(args: argparse.Namespace, delta: float) -> int:
-    from protocols.amplification import CyclicShiftExtractor, run_protocol1
+    from protocols.amplification.protocol1 import CyclicShiftExtractor, run_protocol1
 
     device_runs: list = []
     control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append) \
@@ -207,8 +207,8 @@ def _run_protocol1(args: argparse.Namespace, delta: float) -> int:
 
 
 def _run_records(args: argparse.Namespace, delta: float) -> int:
-    from protocols.amplification import CyclicShiftExtractor
-    from protocols.amplification_records import (load_amplification_records,
+    from protocols.amplification.protocol1 import CyclicShiftExtractor
+    from protocols.amplification.records import (load_amplification_records,
                                                  post_process_records)
 
     records = load_amplification_records(args.records)
@@ -224,7 +224,7 @@ def _run_records(args: argparse.Namespace, delta: float) -> int:
 
 
 def _run_protocol2(args: argparse.Namespace, delta: float) -> int:
-    from protocols.amplification_protocol2 import check_blocks, run_protocol2
+    from protocols.amplification.protocol2 import check_blocks, run_protocol2
 
     check_blocks(args.blocks)
     result = run_protocol2(_device(args, 1), _device(args, 2), _source(args), args.runs,

@@ -58,7 +58,7 @@ def _measure(device, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, 
 
 def _chained_report(args: argparse.Namespace) -> dict:
     from qdevices import ChainedBellDevice
-    from protocols.chained_bell import chained_statistics, quantum_bell_value
+    from protocols.bell.chained import chained_statistics, quantum_bell_value
 
     device = ChainedBellDevice(args.settings, args.noise, backend=args.backend, seed=args.seed)
     inputs, outputs, device_run = _measure(device, args)
@@ -84,7 +84,7 @@ def _chained_report(args: argparse.Namespace) -> dict:
 
 def estimated_bell_sum(inputs: np.ndarray, outputs: np.ndarray) -> float:
     """Sum over the 16 settings of the frequency of ``B(x, u) = 1`` (paper 004 eq. (5))."""
-    from protocols.four_party_bell import bell_indicator, to_index
+    from protocols.bell.four_party import bell_indicator, to_index
 
     setting = to_index(inputs)
     violations = np.bincount(setting, weights=bell_indicator(outputs, inputs), minlength=16)

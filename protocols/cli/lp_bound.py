@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from protocols.four_party_bell import lemma11_bound
+    from protocols.bell.four_party import lemma11_bound
 
     bound = lemma11_bound(args.delta, exhaustive=args.exhaustive)
     if args.json:

@@ -74,7 +74,7 @@ def _register_rate(figures: argparse._SubParsersAction) -> None:
 
 
 def _plot_rate(args: argparse.Namespace) -> int:
-    from protocols.keyrate import asymptotic_rate, noise_threshold
+    from protocols.qkd.keyrate import asymptotic_rate, noise_threshold
 
     noises = np.linspace(0.0, FIGURE_2_MAX_NOISE, max(args.points, 2))
     curves: dict[int, list[float]] = {}
@@ -117,7 +117,7 @@ def _register_tradeoff(figures: argparse._SubParsersAction) -> None:
 
 
 def _plot_tradeoff(args: argparse.Namespace) -> int:
-    from protocols.amplification_certificate import lp_tradeoff_delta, paper_tradeoff_delta
+    from protocols.amplification.certificate import lp_tradeoff_delta, paper_tradeoff_delta
 
     eps_values = np.linspace(0.0, 0.5, max(args.points, 2), endpoint=False)
     paper = [paper_tradeoff_delta(float(e)) for e in eps_values]

@@ -60,7 +60,7 @@ def _device(args: argparse.Namespace):
 
 def _auto_gamma(args: argparse.Namespace) -> float:
     """The gamma maximising the expected finite key (paper 000 eq. (17)) for the device's noise."""
-    from protocols.keyrate import KeyRateInputError, asymptotic_rate, expected_key_length
+    from protocols.qkd.keyrate import KeyRateInputError, asymptotic_rate, expected_key_length
 
     try:
         return expected_key_length(settings=args.settings, noise=args.noise, rounds=args.rounds, eps=args.eps).gamma
@@ -71,7 +71,7 @@ def _auto_gamma(args: argparse.Namespace) -> float:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from protocols.diqkd import QKDParameters, distill_key, run_diqkd
+    from protocols.qkd.protocol import QKDParameters, distill_key, run_diqkd
     from protocols.progress import ProgressBar
     from protocols.records import load_records
     from qdevices import Randomness

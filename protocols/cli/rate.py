@@ -1,7 +1,7 @@
 """``bellbox rate``: key rate, expected key length and noise threshold of DI-QKD (paper 000).
 
 * ``bellbox rate --settings M --noise XI``: the gamma-optimised asymptotic rate of eq. (21)
-  (minimum over theta, see ``protocols.keyrate``) for the noisy EPR pair of Sec. III C.
+  (minimum over theta, see ``protocols.qkd.keyrate``) for the noisy EPR pair of Sec. III C.
 * ``--settings auto``: also optimise M over 2..40.
 * ``--rounds N [--eps E]``: also the expected finite key length of eq. (17) at N rounds (an
   expectation for honest devices, not a certificate); when it is zero, the number of rounds
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _threshold(args: argparse.Namespace) -> int:
-    from protocols.keyrate import asymptotic_rate, noise_threshold
+    from protocols.qkd.keyrate import asymptotic_rate, noise_threshold
 
     threshold = noise_threshold(settings=args.settings)
     keyless = asymptotic_rate(settings=args.settings, noise=0.0).signed_rate <= 0.0
@@ -88,7 +88,7 @@ def _threshold(args: argparse.Namespace) -> int:
 
 
 def _rate(args: argparse.Namespace) -> int:
-    from protocols.keyrate import asymptotic_rate, expected_key_length, optimal_settings, rounds_for_key
+    from protocols.qkd.keyrate import asymptotic_rate, expected_key_length, optimal_settings, rounds_for_key
 
     if args.settings == "auto":
         best = optimal_settings(noise=args.noise)

@@ -14,7 +14,7 @@ The scheme, for raw keys of ``N_r`` bits
    code: the first columns of the same matrix, equivalently the block padded with zeros known
    to everybody, which carry no information about ``A_r`` and are not published.
 2. **Syndromes.** Each block uses the ``m x n`` LDPC matrix ``H`` of
-   :func:`protocols.ldpc_codes.parity_check_matrix` (deterministic, public, independent of the
+   :func:`protocols.qkd.ldpc_codes.parity_check_matrix` (deterministic, public, independent of the
    keys). Alice publishes ``s_A = H a`` (mod 2) for every block: ``k m`` bits.
 3. **Decoding.** Bob computes ``s_B = H b`` and runs sum-product belief propagation (the
    ``ldpc`` package, ``BpDecoder``, product-sum, parallel schedule) for the error pattern
@@ -40,7 +40,7 @@ Bob announces only accept or abort, and that bit depends on ``B_r``. Lemma 8 adm
 functions of ``A_r``, and the proof of eq. (68) (eqs. (69)-(72)) does not model an abort flag;
 the paper shares this gap (its eq. (67) cannot hold for adversarial devices unless error
 correction may abort). bellbox does not count the flag in ``N_c`` and states this as an
-assumption (module :mod:`protocols.diqkd`, README); the usual treatment of verification, where
+assumption (module :mod:`protocols.qkd.protocol`, README); the usual treatment of verification, where
 the secrecy criterion is weighted by the probability of not aborting (e.g. Tomamichel, Lim,
 Gisin, Renner, Nat. Commun. 3, 634 (2012)), is made in a min-entropy framework, not in paper
 000's no-signaling one.
@@ -87,7 +87,7 @@ from ldpc import BpDecoder
 
 from extractors import ExtractorInputError, toeplitz_hash, toeplitz_seed_length
 from extractors.bits import as_bits
-from protocols.ldpc_codes import parity_check_matrix
+from protocols.qkd.ldpc_codes import parity_check_matrix
 from qdevices.randomness import Randomness
 
 #: Longest block of one LDPC code. Longer codes decode closer to capacity (at lambda = 0.01 the

@@ -197,7 +197,7 @@ class ProbabilityBound:
 
 @lru_cache(maxsize=1)
 def _polytope():
-    from protocols.nosignaling import NoSignalingPolytope
+    from protocols.bell.nosignaling import NoSignalingPolytope
 
     return NoSignalingPolytope((2,) * PARTIES, 2)
 

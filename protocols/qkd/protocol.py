@@ -8,10 +8,10 @@ Steps (the paper's numbering):
 2. *Estimation*: N_e = {n : I_n = J_n = 1, (X_n - Y_n) mod M in {0, 1}} (eq. (12)),
    W-bar = mean of W_n over N_e (eq. (13)); N_r = {n : I_n = J_n = 0} (eq. (14)).
 3. *Error correction*: one-way LDPC syndrome coding plus a t-bit two-universal hash tag
-   (:mod:`protocols.reconciliation`); N_c counts every published bit about A_r; the
+   (:mod:`protocols.qkd.reconciliation`); N_c counts every published bit about A_r; the
    probability of accepting B'_r != A_r is at most eps_erco = 2^-t.
 4. *Privacy amplification*: Toeplitz hashing (two-universal, Definition 5) of A_r and B'_r to
-   N_s(W-bar) bits, eq. (17) with the minimum over theta (:mod:`protocols.keyrate`).
+   N_s(W-bar) bits, eq. (17) with the minimum over theta (:mod:`protocols.qkd.keyrate`).
 
 Theorem 9 (eq. (68)): the keys are (eps + 2 eps_erco)-close to ideal in the universally
 composable sense of eq. (11).
@@ -48,10 +48,10 @@ from extractors import toeplitz_hash
 from qdevices import Randomness
 from qdevices.jobs import RunControl, measure_in_jobs
 
-from .chained_bell import bell_indicator, in_estimation_support
-from .keyrate import finite_key_length, rounds_for_key
-from .reconciliation import error_correction_leakage, reconcile
-from .records import QKDRecords
+from protocols.bell.chained import bell_indicator, in_estimation_support
+from protocols.qkd.keyrate import finite_key_length, rounds_for_key
+from protocols.qkd.reconciliation import error_correction_leakage, reconcile
+from protocols.records import QKDRecords
 
 #: One-sided confidence multiplier on W-bar used for the error-rate estimate (efficiency only).
 ESTIMATE_SIGMAS = 3.0

@@ -38,7 +38,7 @@ from typing import Callable
 
 import numpy as np
 
-from protocols.amplification import (AmplificationResult, Provenance, TwoSourceExtractorModel,
+from protocols.amplification.protocol1 import (AmplificationResult, Provenance, TwoSourceExtractorModel,
                                      post_process_runs)
 from protocols.records import RecordsError
 

@@ -12,7 +12,7 @@ stop mattering). For ``n`` runs, SV parameter ``eps``, acceptance threshold ``de
    (the paper writes ``mu n`` with ``mu = 1 - b``; ``g >= mu n`` is the integer count).
 3. Lemma 10 (eqs. (38)-(40)): each such box has Bell sum ``B.P <= b / (1/2 - eps)**4``; Lemma 11
    then bounds every output probability by ``gamma``. We use the LP maximum solved at run time
-   (:func:`protocols.four_party_bell.lemma11_bound`, never above the paper's ``(1 + 2 d)/3``).
+   (:func:`protocols.bell.four_party.lemma11_bound`, never above the paper's ``(1 + 2 d)/3``).
 4. Lemma 12 (eq. (47)): on the good set, ``q(x|z,u,e) <= gamma**g``; Lemma 18 (eq. (93)) and
    the proof of Prop. 19 (eqs. (108)-(110)) give
    ``E_{(z,u,e)|ACC} max_x q(x|z,u,e,ACC) <= delta_1 / q(ACC)`` with
@@ -54,7 +54,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from protocols.four_party_bell import check_delta, lemma11_bound
+from protocols.bell.four_party import check_delta, lemma11_bound
 from qdevices.sources import check_sv_eps as check_eps
 
 LOG2E = math.log2(math.e)

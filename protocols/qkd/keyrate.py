@@ -59,7 +59,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from protocols.chained_bell import quantum_bell_value
+from protocols.bell.chained import quantum_bell_value
 
 _LN2 = math.log(2.0)
 _BRACKET_RELATIVE_WIDTH = 1e-7

@@ -6,13 +6,13 @@
 3. On acceptance, a two-source extractor is applied to ``x`` (``4n`` bits) and further SV bits
    ``t``.
 
-Bits are output only when the certificate of :mod:`protocols.amplification_certificate` bounds
+Bits are output only when the certificate of :mod:`protocols.amplification.certificate` bounds
 ``d_comp p(ACC)`` (eq. (112)) by the requested error. The certificate depends only on
 ``(n, eps, delta, m)``, so it is computed before the device runs; rounds are streamed in chunks
 and the device outputs are kept (packed, ``n/2`` bytes) only when they will be extracted, or
 (with a :class:`qdevices.jobs.RunControl`) all settings are drawn first and measured in
 checkpointed jobs. Steps 2-3 are one function, :func:`conclude_protocol1`, for device runs and
-recorded data (:mod:`protocols.amplification_records`) alike.
+recorded data (:mod:`protocols.amplification.records`) alike.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from protocols.amplification_certificate import (ProtocolICertificate, TwoSourceExtractorModel,
+from protocols.amplification.certificate import (ProtocolICertificate, TwoSourceExtractorModel,
                                                  certify_protocol1, check_error, check_runs,
                                                  failure_reason, largest_certified_output,
                                                  plan_protocol1)
-from protocols.four_party_bell import BellTestResult, acceptance, bell_indicator, check_delta
+from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
 from qdevices.jobs import RunControl, measure_in_jobs
 
 STATUS_CERTIFIED = "certified"

@@ -13,7 +13,7 @@ M_j, e)`` (Sec. VI) and the published Bell counts ``c = (c_1, c_j)`` (every repo
 ``L`` values, as Protocol I does):
 
 1. Per device, Props. 24-25 (the analogues of Lemma 18 / Prop. 19 with ``u -> (u, v_j, M_j)``):
-   the Protocol I quantities of :mod:`protocols.amplification_certificate` (Azuma ``eps_Az``,
+   the Protocol I quantities of :mod:`protocols.amplification.certificate` (Azuma ``eps_Az``,
    Lemmas 9-12 with the run-time LP of Lemma 11, the factor ``floor(delta n) + 1`` for the
    published count) give ``sum_M q(M) sum_c1 max_{x in ACC1, c1} q(x|M) <= delta_1`` and the same for
    ``y_j``.
@@ -73,16 +73,16 @@ from typing import Any
 
 import numpy as np
 
-from protocols.amplification import (DEFAULT_CHUNK_RUNS, STATUS_ABORTED, STATUS_CERTIFIED,
+from protocols.amplification.protocol1 import (DEFAULT_CHUNK_RUNS, STATUS_ABORTED, STATUS_CERTIFIED,
                                      STATUS_NOT_CERTIFIED, CyclicShiftExtractor)
-from protocols.amplification_certificate import (MAX_PLANNED_RUNS, CertificateInputError,
+from protocols.amplification.certificate import (MAX_PLANNED_RUNS, CertificateInputError,
                                                  DeviceTerms, _best_entropy_threshold,
                                                  _gamma_terms, _log2_sum, _optimise_delta_az,
                                                  check_error, check_output_bits, check_runs,
                                                  failure_reason, largest_bell_bound,
                                                  largest_meeting_output, smallest_meeting_runs,
                                                  sv_min_entropy_per_bit)
-from protocols.four_party_bell import BellTestResult, acceptance, bell_indicator, check_delta
+from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
 from qdevices.sources import check_sv_eps as check_eps
 
 OUTPUT_BITS_PER_RUN = 4
@@ -291,7 +291,7 @@ def plan_protocol2(output_bits: int, error: float, eps: float, delta: float) -> 
     """Sizes ``(n, N2)`` certifying ``output_bits`` at ``d_comp p(ACC) <= error`` (no devices run).
 
     1. ``n_min``: smallest ``n`` whose device and extractor terms alone fit (bisection,
-       :func:`protocols.amplification_certificate.smallest_meeting_runs`); if none up to
+       :func:`protocols.amplification.certificate.smallest_meeting_runs`); if none up to
        ``MAX_PLANNED_RUNS`` does, no number of blocks helps and the plan says why.
     2. For each ``n = n_min * f``, ``f`` in :data:`PLAN_RUN_FACTORS`, the fewest blocks
        (:func:`_fewest_blocks`); the pair with the fewest device runs ``n (1 + N2)`` is returned.
