@@ -5,7 +5,13 @@ Bit conventions (MSB-first bytes and words) are in :mod:`extractors.bits`; every
 is a statistical (trace) distance, half the ``||.||_1`` of paper 004 eq. (3).
 """
 
+from extractors.bits import as_bits, pack_bits, read_bits, unpack_bits, write_bits
 from extractors.errors import ExtractorInputError, InsufficientEntropyError
+from extractors.polynomial_hash import (
+    PolynomialHashParameters,
+    polynomial_hash_extract,
+    polynomial_hash_parameters,
+)
 from extractors.streaming import (
     ArrayWordSource,
     FileWordSource,
@@ -29,6 +35,7 @@ from extractors.two_source import (
     extract_two_source,
     inner_product_extract,
     inner_product_parameters,
+    zero_pad,
 )
 
 __all__ = [
@@ -50,4 +57,10 @@ __all__ = [
     "toeplitz_hash",
     "toeplitz_parameters",
     "toeplitz_seed_length",
+    "as_bits",
+    "pack_bits",
+    "read_bits",
+    "unpack_bits",
+    "write_bits",
+    "zero_pad",
 ]

@@ -121,6 +121,17 @@ def read_bits(path: str | Path, file_format: FileFormat = "bin", count: int | No
     raise ExtractorInputError(f"file_format must be 'bin' or 'ascii', got {file_format!r}")
 
 
+def encode_bits(bits: np.ndarray, file_format: FileFormat = "bin", bitorder: BitOrder = "big") -> bytes:
+    """The bytes of a bit file holding ``bits`` (binary: zero-padded packed bytes; ASCII: one
+    character 0/1 per bit and a newline)."""
+    bits = as_bits(bits)
+    if file_format == "bin":
+        return pack_bits(bits, bitorder).tobytes()
+    if file_format == "ascii":
+        return (bits + ord("0")).astype(np.uint8).tobytes() + b"\n"
+    raise ExtractorInputError(f"file_format must be 'bin' or 'ascii', got {file_format!r}")
+
+
 def write_bits(path: str | Path, bits: np.ndarray, file_format: FileFormat = "bin",
                bitorder: BitOrder = "big", mode: int = 0o600) -> None:
     """Write a bit array as a binary (zero-padded bytes) or ASCII bit file, with file mode ``mode``.
@@ -128,13 +139,7 @@ def write_bits(path: str | Path, bits: np.ndarray, file_format: FileFormat = "bi
     The default mode 0600 suits key material; the file is created with it before any bit is
     written.
     """
-    bits = as_bits(bits)
-    if file_format == "bin":
-        payload = pack_bits(bits, bitorder).tobytes()
-    elif file_format == "ascii":
-        payload = (bits + ord("0")).astype(np.uint8).tobytes() + b"\n"
-    else:
-        raise ExtractorInputError(f"file_format must be 'bin' or 'ascii', got {file_format!r}")
+    payload = encode_bits(bits, file_format, bitorder)
     path = Path(path)
     path.touch(mode=mode, exist_ok=True)
     path.chmod(mode)

@@ -170,14 +170,6 @@ def inner_product_parameters(n1: int, k1: float, n2: int, k2: float, error: floa
                  INNER_PRODUCT_RANK_DEFICIENCY, degree, degree)
 
 
-def two_source_error(parameters: TwoSourceParameters) -> float:
-    """Recompute the statistical-distance bound of a plan from its own numbers."""
-    deficiency = _rank_deficiency(parameters.construction)
-    return 2.0 ** bounds.log2_error(parameters.input_length, *parameters.min_entropies,
-                                    parameters.output_length, deficiency,
-                                    parameters.quantum_proof)
-
-
 def extract_two_source(x: np.ndarray, y: np.ndarray, parameters: TwoSourceParameters) -> np.ndarray:
     """Run a plan: zero-pad both sources to ``parameters.input_length`` and extract."""
     x = as_bits(x, "x")
@@ -233,16 +225,6 @@ def _plan(construction: Construction, lengths: tuple[int, int], n: int,
         min_entropies=(float(k1), float(k2)),
         log2_error=bounds.log2_error(n, k1, k2, m, deficiency, quantum_proof),
         quantum_proof=quantum_proof, field_degree=field_degree, reference=reference,
-    )
-
-
-def _rank_deficiency(construction: str) -> int:
-    if construction == "cyclic-shift":
-        return CYCLIC_SHIFT_RANK_DEFICIENCY
-    if construction == "inner-product":
-        return INNER_PRODUCT_RANK_DEFICIENCY
-    raise ExtractorInputError(
-        f"construction must be 'cyclic-shift' or 'inner-product', got {construction!r}"
     )
 
 

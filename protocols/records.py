@@ -21,15 +21,19 @@ settings alone.
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from protocols.errors import BellboxInputError
+
 COLUMNS = ("i", "j", "x", "y", "a", "b")
 
 
-class RecordsError(ValueError):
+class RecordsError(BellboxInputError):
     """A record or a records file is malformed; the message names the row and the problem."""
 
 
@@ -92,23 +96,62 @@ def validate_columns(settings: int, columns: dict[str, np.ndarray]) -> None:
         raise RecordsError(f"row {key_y[0] + 1}: a key round of Bob (j = 0) must have y = M = {settings}")
 
 
+def read_npz(path: Path, error: type[ValueError] | None = None) -> dict[str, np.ndarray]:
+    """All arrays of the ``.npz`` file ``path`` (no pickles); an empty, truncated or corrupt
+    file (bad zip, CRC error, short array) raises ``error`` naming the file."""
+    error = error or RecordsError
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise error(f"{path.name}: cannot be read as .npz (empty, truncated or corrupt): {exc}") from None
+
+
 def load_records(path: str | Path) -> QKDRecords:
-    """Read a ``.npz`` or ``.csv`` records file (format in the module docstring)."""
+    """Read a ``.npz`` or ``.csv`` records file (format in the module docstring).
+
+    Every problem (missing file, a directory, unreadable or corrupt file, missing arrays,
+    ``settings`` not one integer, bad columns) raises :class:`RecordsError` naming the file.
+    """
     path = Path(path)
     if not path.exists():
         raise RecordsError(f"records file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise RecordsError(f"records file {str(path)!r} is not a regular file")
     if path.suffix == ".npz":
-        with np.load(path) as data:
-            missing = [c for c in ("settings",) + COLUMNS if c not in data]
-            if missing:
-                raise RecordsError(f"{path.name}: missing arrays {missing}")
-            columns = {field: data[c] for c, field in zip(COLUMNS, _FIELDS)}
-            settings = int(data["settings"])
+        data = read_npz(path)
+        missing = [c for c in ("settings",) + COLUMNS if c not in data]
+        if missing:
+            raise RecordsError(f"{path.name}: missing arrays {missing}")
+        if data["settings"].shape != () or not np.issubdtype(data["settings"].dtype, np.integer):
+            raise RecordsError(f"{path.name}: settings must be one integer M >= 2, got array "
+                               f"{data['settings'].tolist()!r} of dtype {data['settings'].dtype}")
+        columns = {field: data[c] for c, field in zip(COLUMNS, _FIELDS)}
+        settings = int(data["settings"])
     elif path.suffix == ".csv":
-        settings, columns = _read_csv(path)
+        try:
+            settings, columns = _read_csv(path)
+        except UnicodeDecodeError:
+            raise RecordsError(f"{path.name}: not a text file") from None
     else:
         raise RecordsError(f"records file must end in .npz or .csv, got {path.name!r}")
-    return QKDRecords(settings, **columns)
+    try:
+        return QKDRecords(settings, **columns)
+    except RecordsError as exc:
+        raise RecordsError(f"{path.name}: {exc}") from None
+
+
+def records_sha256(records: QKDRecords) -> str:
+    """SHA-256 (hex) fingerprint of the data of ``records``, independent of the file format.
+
+    Hashed bytes: ``settings`` as 8-byte little-endian, then each column ``i, j, x, y, a, b``
+    in that order as little-endian int64 values. Two parties (or a report and a file) holding
+    the same rounds get the same fingerprint, whether the rounds came as .npz, .csv or a run.
+    """
+    digest = hashlib.sha256(int(records.settings).to_bytes(8, "little"))
+    for name in _FIELDS:
+        digest.update(np.ascontiguousarray(getattr(records, name), dtype="<i8").tobytes())
+    return digest.hexdigest()
 
 
 def _read_csv(path: Path) -> tuple[int, dict[str, np.ndarray]]:

@@ -9,6 +9,8 @@ from .boxes import ChainedPRBox, LocalChainedDevice, LocalFourPartyDevice
 from .devices import BlackBox, ChainedBellDevice, FourPartyDevice, QuantumDevice, TabulatedBox
 from .errors import DeviceInputError
 from .randomness import Randomness
+from .sources import (NAMED_STRATEGIES, FileSource, HistorySource, IIDSource, SourceExhaustedError,
+                      SourceInputError, SVSource, check_sv_eps, named_source)
 
 __all__ = [
     "BlackBox",
@@ -17,8 +19,17 @@ __all__ = [
     "DeviceInputError",
     "FourPartyDevice",
     "LocalChainedDevice",
+    "FileSource",
+    "HistorySource",
+    "IIDSource",
     "LocalFourPartyDevice",
+    "NAMED_STRATEGIES",
     "QuantumDevice",
     "Randomness",
+    "SVSource",
+    "SourceExhaustedError",
+    "SourceInputError",
     "TabulatedBox",
+    "check_sv_eps",
+    "named_source",
 ]

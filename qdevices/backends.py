@@ -8,6 +8,10 @@ Names accepted by every device and by the CLI's ``--backend``:
   ``qiskit_ibm_runtime.fake_provider.Fake<NAME>`` (e.g. ``fake:sherbrooke``), run by the IBM
   Runtime executor sampler in local mode: the same code as ``ibm:NAME`` (:mod:`qdevices.ibm`,
   noise-aware layout). Needs the ``ibm`` extra.
+* ``fake-exact:NAME``: the same noisy model and transpiled circuits as ``fake:NAME``, but the
+  per-setting outcome table is computed once by density-matrix simulation (gate noise and
+  readout errors of ``NoiseModel.from_backend``) and rounds are sampled with numpy
+  (:mod:`qdevices.noisy_exact`). Needs the ``ibm`` extra.
 * ``ibm:NAME``: IBM Quantum hardware (e.g. ``ibm:ibm_brisbane``) with the saved account or
   the ``QISKIT_IBM_*`` environment variables; a clear :class:`~qdevices.ibm.IBMAccountError`
   when none is configured. Needs the ``ibm`` extra.
@@ -24,7 +28,7 @@ from typing import Any
 from .errors import DeviceInputError
 from .execution import ExactExecution, ShotExecution
 
-BACKEND_CHOICES = "exact, aer-shots, fake:NAME, ibm:NAME"
+BACKEND_CHOICES = "exact, aer-shots, fake:NAME, fake-exact:NAME, ibm:NAME"
 
 
 def fake_backend(name: str) -> Any:
@@ -33,7 +37,7 @@ def fake_backend(name: str) -> Any:
         from qiskit_ibm_runtime import fake_provider
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise DeviceInputError(
-            "backend fake:NAME needs qiskit-ibm-runtime: pip install 'bellbox[ibm]'"
+            "backend fake:NAME / fake-exact:NAME needs qiskit-ibm-runtime: pip install 'bellbox[ibm]'"
         ) from exc
     wanted = name.lower().removeprefix("fake")
     classes = {
@@ -75,6 +79,10 @@ def make_execution(backend: Any = "exact") -> ExactExecution | ShotExecution:
             backend_name="aer-shots",
             seed_sampler=seed_simulator,
         )
+    if backend.startswith("fake-exact:"):
+        from .noisy_exact import FakeExactExecution
+
+        return FakeExactExecution(fake_backend(backend.removeprefix("fake-exact:")))
     if backend.startswith("fake:"):
         from .ibm import runtime_execution
 

@@ -16,11 +16,14 @@ Determinism
 Checkpoint (a directory, written only through atomic renames, so it is intact after any crash)
     ``manifest.json``  format, rounds, job size, device description, backend, layout and
                        calibration, stream root, caller metadata, and per finished job: its
-                       sampler job ids and attempts
+                       file name, SHA-256 of the file, sampler job ids and attempts
     ``inputs.npz``     the inputs of the whole run and the caller's context arrays
     ``circuits.qpy``   the transpiled circuits (shot mode), reused on resume so the same
                        physical qubits are measured even if the backend recalibrated
-    ``job-KKKKKK.npy`` the outputs of finished job ``K``
+    ``job-KKKKKK.npy`` the outputs of finished job ``K``; on resume its bytes must have the
+                       SHA-256 in the manifest, so a missing, truncated or foreign job file
+                       is a :class:`CheckpointError` naming it (it is not re-run silently:
+                       a foreign file may mean the directory was mixed up with another run)
 
     The inputs of future rounds are in the checkpoint: keep it inside the lab, like key
     material (the directory is created with mode 0700).
@@ -28,13 +31,16 @@ Checkpoint (a directory, written only through atomic renames, so it is intact af
 Faults
     An exception other than ``ValueError`` (bad input is not transient) or ``KeyboardInterrupt``
     makes the job retry after ``first_backoff * factor**(attempt - 1)`` seconds, at most
-    ``max_attempts`` attempts in all. Then :class:`RunStoppedError` (a ``ValueError``: the CLI
-    prints one line and exits with status 2) names the job and the checkpoint to resume.
+    ``max_attempts`` attempts in all. Then :class:`RunStoppedError` (a ``RuntimeError``, not bad
+    input: the CLI prints one line and exits with status 4) names the job and the command that
+    resumes the checkpoint.
     An interrupt leaves the checkpoint as it was after the last finished job.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import secrets
@@ -54,10 +60,11 @@ JOB_STREAM = 0x6A6F6273
 SHOT_JOB_ROUNDS = 100_000
 #: Job size in exact (numpy) mode: bounds memory only.
 EXACT_JOB_ROUNDS = 1_000_000
-FORMAT = "bellbox-checkpoint/1"
+#: Version 2 records the SHA-256 of every job file in the manifest.
+FORMAT = "bellbox-checkpoint/2"
 
 
-class RunStoppedError(ValueError):
+class RunStoppedError(RuntimeError):
     """A job failed every attempt; the message names the job and the checkpoint to resume."""
 
 
@@ -226,13 +233,33 @@ class Checkpoint:
     def save_job(self, job: int, outputs: np.ndarray, job_ids: list[str], attempts: int) -> None:
         """Store job ``job``'s outputs, then record it as finished (in that order)."""
         name = f"job-{job:06d}.npy"
-        _atomic_write(self.path / name, lambda f: np.save(f, outputs))
-        self.finished[str(job)] = {"file": name, "job_ids": job_ids, "attempts": attempts,
+        buffer = io.BytesIO()
+        np.save(buffer, outputs)
+        data = buffer.getvalue()
+        _atomic_write(self.path / name, lambda f: f.write(data))
+        self.finished[str(job)] = {"file": name, "sha256": hashlib.sha256(data).hexdigest(),
+                                   "job_ids": job_ids, "attempts": attempts,
                                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self.save_manifest()
 
-    def load_job(self, job: int) -> np.ndarray:
-        return np.load(self.path / self.finished[str(job)]["file"])
+    def load_job(self, job: int, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """Job ``job``'s outputs, after checking the file against the manifest's SHA-256 (and
+        ``shape``, when given)."""
+        entry = self.finished[str(job)]
+        file = self.path / entry["file"]
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {file.name!r} of finished job "
+                                  f"{job + 1} cannot be read ({exc.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {file.name!r} does not match the "
+                                  "SHA-256 recorded in the manifest (truncated, modified or from another run)")
+        outputs = np.load(io.BytesIO(data), allow_pickle=False)
+        if shape is not None and outputs.shape != shape:
+            raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {file.name!r} has shape "
+                                  f"{outputs.shape}, expected {shape}")
+        return outputs
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
@@ -247,6 +274,12 @@ def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _resume_command(checkpoint: Checkpoint) -> str:
+    """``bellbox <subcommand> --resume DIR`` (just ``--resume DIR`` without a stored command)."""
+    command = checkpoint.manifest.get("metadata", {}).get("command", {}).get("subcommand")
+    return f"bellbox {command} --resume {checkpoint.path}" if command else f"--resume {checkpoint.path}"
 
 
 def _device_identity(device: Any) -> dict[str, Any]:
@@ -306,7 +339,8 @@ def measure_in_jobs(
     done = set(int(k) for k in checkpoint.finished) if checkpoint is not None else set()
     job_ids: list[str] = []
     for job in sorted(done):
-        outputs[job * job_rounds:(job + 1) * job_rounds] = checkpoint.load_job(job)
+        rows = outputs[job * job_rounds:(job + 1) * job_rounds]
+        rows[:] = checkpoint.load_job(job, rows.shape)
         job_ids.extend(checkpoint.finished[str(job)]["job_ids"])
     if progress is not None and done:
         progress(sum(min(job_rounds, rounds - job * job_rounds) for job in done))
@@ -351,7 +385,7 @@ def _run_job(
                 control.sleep(policy.backoff(attempt))
                 continue
             where = (f"checkpoint {str(checkpoint.path)!r} keeps the {len(checkpoint.finished)} finished jobs; "
-                     f"continue with --resume {checkpoint.path}") if checkpoint is not None else \
+                     f"continue with {_resume_command(checkpoint)}") if checkpoint is not None else \
                 "no checkpoint was kept (use --checkpoint PATH to keep finished jobs)"
             raise RunStoppedError(
                 f"job {job + 1} of {jobs} failed {attempt} times (last error: {type(exc).__name__}: {exc}); {where}"

@@ -3,7 +3,7 @@
 Every random choice a protocol makes (test or key round, measurement settings, hash seeds)
 draws from a :class:`Randomness`. The default reads ``os.urandom``; ``Randomness(seed=s)`` is a
 reproducible PCG64 stream for experiments and tests, and every result built from it carries
-``secure = False`` ("reproducible: not secure").
+``secure = False`` (the results say ``randomness: "seeded (not secure)"``).
 
 Uniform reals are drawn as 53-bit dyadic fractions ``u = k / 2**53`` with ``k`` uniform on
 ``[0, 2**53)``, so a Bernoulli bit ``[u < p]`` is 1 with probability ``ceil(p 2**53) / 2**53``
@@ -50,7 +50,7 @@ class Randomness:
 
     @property
     def label(self) -> str:
-        return "os-csprng" if self.secure else f"seeded({self.seed}): not secure"
+        return "os" if self.secure else "seeded (not secure)"
 
     def random_bytes(self, count: int) -> bytes:
         """``count`` uniformly random bytes."""
@@ -95,12 +95,3 @@ class Randomness:
             out[filled : filled + accepted.size] = accepted
             filled += accepted.size
         return out
-
-    def numpy_generator(self) -> np.random.Generator:
-        """A numpy Generator seeded with 128 bits from this source.
-
-        For public, non-secret choices only (e.g. constructing an error-correcting code):
-        PCG64 is not a cryptographic generator.
-        """
-        seed = int.from_bytes(self.random_bytes(16), "little")
-        return np.random.Generator(np.random.PCG64(seed))

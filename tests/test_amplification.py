@@ -156,7 +156,7 @@ def test_cli_amplify_exit_codes_and_json(capsys) -> None:
     from protocols.cli import main
 
     assert main(["amplify", "--sv-eps", "0.01", "--runs", "2000", "--seed", "1", "--bits", "8",
-                 "--json"]) == 3
+                 "--certificate", "paper", "--json"]) == 3
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == STATUS_NOT_CERTIFIED and report["output_bits"] == 0
     assert report["bell_average"] == 0.0 and report["required_runs"] is None

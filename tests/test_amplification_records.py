@@ -168,7 +168,7 @@ def test_sv_bits_from_a_file_equal_the_recorded_ones(device_run, tmp_path, capsy
     assert main(common + ["--records", str(without_t), "--sv-file", str(sv_file)]) == 0
     second = json.loads(capsys.readouterr().out)
     assert first["bits"] == second["bits"] == "".join(map(str, device_run[0].output))
-    assert first["status"] == STATUS_CERTIFIED and first["randomness"] == "secure"
+    assert first["status"] == STATUS_CERTIFIED and first["randomness"] == "os"
 
     # Certified but no t anywhere: a clear error, exit 2, one line.
     assert main(common + ["--records", str(without_t)]) == 2

@@ -59,13 +59,13 @@ def test_honest_device_gives_equal_keys_of_the_eq17_length() -> None:
     sigma = np.sqrt(0.25 / bits.size)
     assert abs(bits.mean() - 0.5) < 5 * sigma  # bias test, 5 sigma
 
-    assert not result.secure_randomness and result.to_dict()["reproducible"] == "not secure"
+    assert not result.secure_randomness and result.to_dict()["randomness"] == "seeded (not secure)"
     assert result.total_eps == pytest.approx(params.eps + 2 * params.eps_erco)
 
 
 def test_default_randomness_is_the_os_csprng() -> None:
     result = run_diqkd(ChainedBellDevice(7, 0.0), QKDParameters(rounds=3 * 10**5, gamma=GAMMA))
-    assert result.secure_randomness and result.randomness == "os-csprng"
+    assert result.secure_randomness and result.randomness == "os"
     assert result.status == "key" and result.key_a == result.key_b
 
 

@@ -9,7 +9,7 @@ from qdevices import Randomness
 
 
 def test_default_is_secure_and_seeded_is_not() -> None:
-    assert Randomness().secure and Randomness().label == "os-csprng"
+    assert Randomness().secure and Randomness().label == "os"
     seeded = Randomness(seed=5)
     assert not seeded.secure and "not secure" in seeded.label
 

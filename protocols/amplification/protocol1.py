@@ -21,15 +21,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from protocols.amplification.certificate import (ProtocolICertificate, TwoSourceExtractorModel,
                                                  certify_protocol1, check_error, check_runs,
                                                  failure_reason, largest_certified_output,
+                                                 largest_meeting_output,
                                                  plan_protocol1)
+from protocols.amplification.improved_certificate import (ImprovedProtocolICertificate,
+                                                          certify_protocol1_improved,
+                                                          plan_protocol1_improved)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
+from protocols.results import ProtocolResult
 from qdevices.jobs import RunControl, measure_in_jobs
 
 STATUS_CERTIFIED = "certified"
@@ -92,8 +97,16 @@ def default_delta(noise: float, eps: float) -> float:
 
 
 @dataclass(frozen=True)
-class AmplificationResult:
-    """Outcome of Protocol I. ``output`` holds the bits (0/1 ``uint8``) only when certified."""
+class AmplificationResult(ProtocolResult):
+    """Outcome of Protocol I. ``output`` holds the bits (0/1 ``uint8``) only when certified.
+
+    The shared result vocabulary (:mod:`protocols.results`): ``success`` is ``status ==
+    "certified"``, ``message`` is ``reason``, ``randomness`` is ``"os"`` or ``"seeded (not
+    secure)"`` (from ``secure``); ``sv_eps`` is the SV bias (the field ``eps``).
+    """
+
+    SUCCESS_STATUS: ClassVar[str] = STATUS_CERTIFIED
+    THEOREM: ClassVar[str] = "paper 004 Theorem 20 (eq. (112)), explicit chain"
 
     status: str
     reason: str
@@ -112,7 +125,13 @@ class AmplificationResult:
     def output_bits(self) -> int:
         return 0 if self.output is None else int(self.output.size)
 
-    def to_dict(self) -> dict[str, object]:
+    @property
+    def sv_eps(self) -> float:
+        """The SV source's bias eps of paper 004 eq. (1)."""
+        return self.eps
+
+    def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The report's flat fields (the output bits are never included)."""
         return {
             "protocol": 1,
             "status": self.status,
@@ -121,7 +140,6 @@ class AmplificationResult:
             "sv_eps": self.eps,
             "source": self.source,
             "device": self.device,
-            "randomness": "secure" if self.secure else "reproducible: not secure",
             "bell_average": self.bell_test.bell_average,
             "delta": self.bell_test.delta,
             "violations": self.bell_test.violations,
@@ -134,12 +152,52 @@ class AmplificationResult:
         }
 
 
+CERTIFICATE_CHAINS = ("improved", "paper")
+"""``"paper"``: paper 004's Theorem 20 chain (:mod:`protocols.amplification.certificate`);
+``"improved"``: docs/amplification_improved_certificate.md
+(:mod:`protocols.amplification.improved_certificate`, cyclic-shift extractor only)."""
+
+
+def _check_chain(certificate: str, extractor: TwoSourceExtractorModel) -> str:
+    if certificate not in CERTIFICATE_CHAINS:
+        raise AmplificationInputError(f"certificate must be one of {CERTIFICATE_CHAINS}, "
+                                      f"got {certificate!r}")
+    if certificate == "improved" and not isinstance(extractor, CyclicShiftExtractor):
+        raise AmplificationInputError(f"certificate='improved' needs the cyclic-shift extractor, "
+                                      f"got {getattr(extractor, 'name', extractor)!r}")
+    return certificate
+
+
 def _certificate_for(runs: int, eps: float, delta: float, error: float,
-                     output_bits: int | None, extractor: TwoSourceExtractorModel
-                     ) -> ProtocolICertificate:
+                     output_bits: int | None, extractor: TwoSourceExtractorModel,
+                     certificate: str = "paper"
+                     ) -> ProtocolICertificate | ImprovedProtocolICertificate:
+    """The chosen chain's certificate; ``output_bits=None``: the largest certified ``m``."""
+    if _check_chain(certificate, extractor) == "improved":
+        if output_bits is None:
+            return largest_meeting_output(
+                lambda bits: certify_protocol1_improved(runs, eps, delta, bits), error, 4 * runs)[1]
+        return certify_protocol1_improved(runs, eps, delta, output_bits)
     if output_bits is None:
         return largest_certified_output(runs, error, eps, delta, extractor)[1]
     return certify_protocol1(runs, eps, delta, output_bits, extractor)
+
+
+def _not_certified(certificate: ProtocolICertificate | ImprovedProtocolICertificate,
+                   requested: int, error: float, eps: float, delta: float,
+                   extractor: TwoSourceExtractorModel) -> tuple[int | None, str]:
+    """``(required_runs, reason)`` for a certificate that does not meet ``error``, from the
+    planner of the same chain."""
+    if isinstance(certificate, ImprovedProtocolICertificate):
+        plan = plan_protocol1_improved(requested, error, eps, delta)
+        reason = (f"improved chain: d_comp p(ACC) <= 2^{certificate.log2_error_bound:.2f} "
+                  f"> error = {error:g}")
+    else:
+        plan = plan_protocol1(requested, error, eps, delta, extractor)
+        reason = failure_reason(certificate, error)
+    if plan.required_runs is None:
+        reason += f"; {plan.reason}"
+    return plan.required_runs, reason
 
 
 @dataclass(frozen=True)
@@ -178,12 +236,10 @@ def conclude_protocol1(violations: int, packed_outputs: np.ndarray | None,
                                    **common)
     if not certificate.meets(error):
         requested = output_bits if output_bits is not None else 1
-        plan = plan_protocol1(requested, error, provenance.eps, delta, extractor)
-        reason = failure_reason(certificate, error)
-        if plan.required_runs is None:
-            reason += f"; {plan.reason}"
+        required, reason = _not_certified(certificate, requested, error, provenance.eps, delta,
+                                          extractor)
         return AmplificationResult(status=STATUS_NOT_CERTIFIED, output=None,
-                                   required_runs=plan.required_runs, reason=reason, **common)
+                                   required_runs=required, reason=reason, **common)
     if packed_outputs is None:
         raise AmplificationInputError("packed_outputs must hold the device bits when the "
                                       "certificate meets the error, got None")
@@ -195,14 +251,16 @@ def conclude_protocol1(violations: int, packed_outputs: np.ndarray | None,
 
 def post_process_runs(settings: np.ndarray, outputs: np.ndarray, delta: float, error: float,
                       extractor: TwoSourceExtractorModel, t_bits: Callable[[int], np.ndarray],
-                      provenance: Provenance, output_bits: int | None = None
-                      ) -> AmplificationResult:
+                      provenance: Provenance, output_bits: int | None = None,
+                      certificate: str = "paper") -> AmplificationResult:
     """Protocol I steps 2-3 on all ``n`` runs at once: ``settings`` and ``outputs`` are ``(n, 4)``
     0/1 arrays (recorded data, or a run measured in jobs). Certificate first (it depends only
-    on ``(n, eps, delta, m)``), then :func:`conclude_protocol1`."""
+    on ``(n, eps, delta, m)``, chain ``certificate``: :data:`CERTIFICATE_CHAINS`), then
+    :func:`conclude_protocol1`."""
     runs, delta, error = check_runs(int(np.shape(settings)[0])), check_delta(delta), check_error(error)
-    certificate = _certificate_for(runs, provenance.eps, delta, error, output_bits, extractor)
-    return conclude_protocol1(*_tally(settings, outputs), certificate, delta, error, output_bits,
+    chosen = _certificate_for(runs, provenance.eps, delta, error, output_bits, extractor,
+                              certificate)
+    return conclude_protocol1(*_tally(settings, outputs), chosen, delta, error, output_bits,
                               extractor, t_bits, provenance)
 
 
@@ -227,11 +285,13 @@ def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: floa
                   extractor: TwoSourceExtractorModel, output_bits: int | None = None,
                   chunk_runs: int = DEFAULT_CHUNK_RUNS,
                   progress: Callable[[int], None] | None = None,
-                  control: RunControl | None = None) -> AmplificationResult:
+                  control: RunControl | None = None, certificate: str = "paper"
+                  ) -> AmplificationResult:
     """Run Protocol I on ``device`` (``measure((N, 4) settings) -> (N, 4) outputs``) with
     settings and extractor bits from the SV ``source``.
 
-    ``output_bits=None`` outputs the largest certified number of bits.
+    ``output_bits=None`` outputs the largest certified number of bits; ``certificate`` picks the
+    chain (:data:`CERTIFICATE_CHAINS`).
 
     Two ways to measure, with the same test, certificate and extraction
     (:func:`conclude_protocol1`):
@@ -253,15 +313,16 @@ def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: floa
             f"runs must be <= {MAX_JOB_RUNS} to measure in jobs (checkpoint/resume), got {runs}:"
             " all settings are drawn first and kept; run without checkpointing (streamed) or "
             "in several runs")
-    certificate = _certificate_for(runs, source.eps, delta, error, output_bits, extractor)
+    chosen = _certificate_for(runs, source.eps, delta, error, output_bits, extractor,
+                              certificate)
     provenance = Provenance(eps=source.eps, source=source.name, secure=bool(source.secure),
                             device=_describe(device))
     if control is not None:
         settings, outputs = _measure_in_jobs(device, source, runs, delta, error, output_bits,
                                              control, progress)
-        return conclude_protocol1(*_tally(settings, outputs), certificate, delta, error,
+        return conclude_protocol1(*_tally(settings, outputs), chosen, delta, error,
                                   output_bits, extractor, source.bits, provenance)
-    keep = certificate.meets(error)
+    keep = chosen.meets(error)
     violations = 0
     kept: list[np.ndarray] = []
     for start in range(0, runs, chunk_runs):
@@ -274,7 +335,7 @@ def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: floa
         if progress is not None:
             progress(count)
     packed = np.concatenate(kept) if keep else None
-    return conclude_protocol1(violations, packed, certificate, delta, error, output_bits,
+    return conclude_protocol1(violations, packed, chosen, delta, error, output_bits,
                               extractor, source.bits, provenance)
 
 

@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -83,6 +83,7 @@ from protocols.amplification.certificate import (MAX_PLANNED_RUNS, CertificateIn
                                                  largest_meeting_output, smallest_meeting_runs,
                                                  sv_min_entropy_per_bit)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
+from protocols.results import ProtocolResult
 from qdevices.sources import check_sv_eps as check_eps
 
 OUTPUT_BITS_PER_RUN = 4
@@ -258,7 +259,7 @@ class ProtocolIIPlan:
 
     def to_dict(self) -> dict[str, object]:
         return {"output_bits": self.output_bits, "error": self.error, "eps": self.eps,
-                "delta": self.delta, "required_runs": self.required_runs,
+                "sv_eps": self.eps, "delta": self.delta, "required_runs": self.required_runs,
                 "required_blocks": self.required_blocks,
                 "log2_required_blocks": (None if self.required_blocks is None
                                          else self.required_blocks.bit_length() - 1),
@@ -320,12 +321,16 @@ def plan_protocol2(output_bits: int, error: float, eps: float, delta: float) -> 
 
 
 @dataclass(frozen=True)
-class ProtocolIIResult:
+class ProtocolIIResult(ProtocolResult):
     """Outcome of Protocol II. ``output`` holds the bits (0/1 ``uint8``) only when certified.
 
     ``first_test`` is device 1's test, ``block_test`` the test of the chosen block ``block``
-    (0-based) of device 2.
+    (0-based) of device 2. Shared vocabulary (:mod:`protocols.results`) as Protocol I's
+    :class:`protocols.amplification.protocol1.AmplificationResult`.
     """
+
+    SUCCESS_STATUS: ClassVar[str] = STATUS_CERTIFIED
+    THEOREM: ClassVar[str] = "paper 004 Theorem 27 (eq. (181)), explicit chain"
 
     status: str
     reason: str
@@ -348,7 +353,13 @@ class ProtocolIIResult:
     def output_bits(self) -> int:
         return 0 if self.output is None else int(self.output.size)
 
-    def to_dict(self) -> dict[str, object]:
+    @property
+    def sv_eps(self) -> float:
+        """The SV source's bias eps of paper 004 eq. (1)."""
+        return self.eps
+
+    def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The report's flat fields (the output bits are never included)."""
         return {
             "protocol": 2,
             "status": self.status,
@@ -359,7 +370,6 @@ class ProtocolIIResult:
             "sv_eps": self.eps,
             "source": self.source,
             "device": self.devices,
-            "randomness": "secure" if self.secure else "reproducible: not secure",
             "bell_average": [self.first_test.bell_average, self.block_test.bell_average],
             "delta": self.first_test.delta,
             "bell_tests": {"first_device": self.first_test.to_dict(),

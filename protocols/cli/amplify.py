@@ -18,7 +18,6 @@ resumed run equals the uninterrupted checkpointed run. Protocol II supports neit
 from __future__ import annotations
 
 import argparse
-import os
 
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, positive_int, unit_interval
@@ -70,12 +69,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--local-strategy", default="00000000", metavar="BITS",
                         help="8 bits x_i(u_i) for the local device, party-major (default 0s)")
     parser.add_argument("--seed", type=int, default=None,
-                        help="seed source and device (reproducible: not secure)")
+                        help="seed source and device (reproducible, marked seeded (not secure))")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="write the output bits (ASCII 0/1, mode 0600) when certified")
     parser.add_argument("--plan", action="store_true",
                         help="only plan: smallest n (and N2) certifying --bits at --error")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--certificate", choices=("improved", "paper"), default="improved",
+                        help="Protocol I certificate chain: improved "
+                             "(docs/amplification_improved_certificate.md) or paper 004 Thm. 20")
     add_run_control_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -116,6 +118,10 @@ def _plan(args: argparse.Namespace, delta: float) -> int:
 
     if args.protocol == 2:
         plan = plan_protocol2(args.bits or 1, args.error, args.sv_eps, delta)
+    elif args.certificate == "improved":
+        from protocols.amplification.improved_certificate import plan_protocol1_improved
+
+        plan = plan_protocol1_improved(args.bits or 1, args.error, args.sv_eps, delta)
     else:
         plan = plan_protocol1(args.bits or 1, args.error, args.sv_eps, delta,
                               CyclicShiftExtractor())
@@ -140,9 +146,10 @@ def _plan(args: argparse.Namespace, delta: float) -> int:
 
 
 def _write_bits(path: str, bits) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write("".join("1" if b else "0" for b in bits) + "\n")
+    """ASCII 0/1 bits and a newline, atomically with mode 0600 (:func:`protocols.files.write_atomic`)."""
+    from protocols.files import write_atomic
+
+    write_atomic(path, ("".join("1" if b else "0" for b in bits) + "\n").encode(), secret=True)
 
 
 def _uses_jobs(args: argparse.Namespace) -> bool:
@@ -180,6 +187,10 @@ def run(args: argparse.Namespace) -> int:
 
     restore_run_arguments(args)
     _check_mode(args)
+    if args.out is not None:  # before any device runs; never onto an input
+        from protocols.files import check_output_path
+
+        check_output_path(args.out, inputs=(args.records, args.sv_file), secret=True, option="--out")
     check_eps(args.sv_eps)
     check_error(args.error)
     delta = check_delta(args.delta if args.delta is not None
@@ -200,7 +211,8 @@ def _run_protocol1(args: argparse.Namespace, delta: float) -> int:
     control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append) \
         if _uses_jobs(args) else None
     result = run_protocol1(_device(args), _source(args), args.runs, delta, args.error,
-                           CyclicShiftExtractor(), output_bits=args.bits, control=control)
+                           CyclicShiftExtractor(), output_bits=args.bits, control=control,
+                           certificate=args.certificate)
     tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})"]
     extra = {"device_run": device_runs[0].to_dict()} if device_runs else {}
     return _report(args, result, tests, f"required runs : {result.required_runs}", extra)

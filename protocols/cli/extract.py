@@ -5,7 +5,10 @@ Toeplitz; the two-source bounds of :mod:`extractors.bounds`) unless ``--bits`` i
 case the claimed min-entropies must support it. Claims that cannot support any output (or the
 requested one) are refused with one line on stderr and exit status 2. ``--bits`` without
 ``--min-entropy`` writes the output but certifies nothing (``"certified": false``, exit status 3).
-Output files are written with mode 0600; no bit of input or output is ever printed.
+The output path is checked before any input is read (it must not be an input, and the
+inputs must be distinct files: one file given twice is not two independent sources); output is
+written atomically with mode 0600 (:func:`protocols.files.write_atomic`), and no bit of input
+or output is ever printed.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                          f"got {len(entropies)}")
     if not entropies and args.bits is None:
         raise ValueError("--min-entropy is required unless --bits is given")
+    _check_files(args)
     if args.method == "toeplitz":
         report = _toeplitz(args, entropies)
     else:
@@ -69,9 +73,31 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report["certified"] else 3
 
 
+def _check_files(args: argparse.Namespace) -> None:
+    """Inputs are distinct files (and not the seed file); ``--out`` is none of them."""
+    import os
+
+    from protocols.files import OutputPathError, check_output_path
+
+    inputs = list(args.inputs) + ([args.seed_file] if args.seed_file is not None else [])
+    for k, first in enumerate(inputs):
+        for second in inputs[k + 1:]:
+            if os.path.exists(first) and os.path.exists(second) and os.path.samefile(first, second):
+                raise OutputPathError(f"--in/--seed-file: {first!r} and {second!r} are the same file; the "
+                                      "sources must be independent, so give distinct files")
+    check_output_path(args.out, inputs=inputs, secret=True, option="--out")
+
+
+def _write(args: argparse.Namespace, bits) -> None:
+    from extractors.bits import encode_bits
+    from protocols.files import write_atomic
+
+    write_atomic(args.out, encode_bits(bits, args.format), secret=True)
+
+
 def _toeplitz(args: argparse.Namespace, entropies: list[float]) -> dict:
     from extractors import toeplitz_hash, toeplitz_parameters, toeplitz_seed_length
-    from extractors.bits import read_bits, write_bits
+    from extractors.bits import read_bits
 
     if args.seed_file is None:
         raise ValueError("--seed-file is required for toeplitz")
@@ -90,15 +116,13 @@ def _toeplitz(args: argparse.Namespace, entropies: list[float]) -> dict:
     if seed.size < seed_length:
         raise ValueError(f"--seed-file must hold at least n + m - 1 = {seed_length} bits, "
                          f"got {seed.size}")
-    write_bits(args.out, toeplitz_hash(bits, seed[:seed_length], m), args.format)
+    _write(args, toeplitz_hash(bits, seed[:seed_length], m))
     report.update(output_length=m, seed_bits_used=seed_length)
     return report
 
 
 def _multi_source(args: argparse.Namespace, entropies: list[float]) -> dict:
-    from pathlib import Path
-
-    from extractors.bits import bit_count_of_file, read_bits, write_bits
+    from extractors.bits import bit_count_of_file, read_bits
 
     if args.format == "bin":
         lengths = [bit_count_of_file(path) for path in args.inputs]
@@ -116,7 +140,7 @@ def _multi_source(args: argparse.Namespace, entropies: list[float]) -> dict:
         if args.format == "bin":
             sources = [read_bits(path, "bin") for path in args.inputs]
         output = _extract_in_memory(args.method, sources, plan)
-    write_bits(Path(args.out), output, args.format)
+    _write(args, output)
     certified = bool(entropies)
     return {
         "construction": two.construction,

@@ -1,27 +1,19 @@
-"""Shared output helpers for CLI handlers: JSON emission and terminal progress."""
+"""Shared output helpers for CLI handlers: strict JSON on stdout.
+
+Non-finite floats (NaN, +-inf) become ``null`` (:func:`protocols.files.strict_json`) and the
+text is produced with ``allow_nan=False``, so every ``--json`` output parses as RFC 8259 JSON.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
-import numpy as np
+from protocols.files import dumps_json, strict_json
 
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and nested containers into JSON-serialisable values."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+#: JSON-ready conversion of numpy values and containers (non-finite floats -> None).
+to_jsonable = strict_json
 
 
 def print_json(payload: dict[str, Any]) -> None:
-    """Print one JSON object on stdout."""
-    print(json.dumps(to_jsonable(payload), indent=2, sort_keys=False))
+    """Print one strict JSON object on stdout."""
+    print(dumps_json(payload))

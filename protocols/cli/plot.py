@@ -13,8 +13,11 @@ drawn by its own handler, so new figures are added next to the existing ones:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
+
+from protocols.files import check_output_path
 
 from . import EXIT_OK
 from .arguments import positive_int
@@ -42,14 +45,21 @@ def _new_axes():
 
 
 def _save(figure, axes, out: str) -> None:
-    """Legend, grid, layout; write ``out`` and release the figure."""
+    """Legend, grid, layout; write ``out`` atomically (format from its suffix, png without one)
+    and release the figure."""
+    import io
+
     import matplotlib.pyplot as plt
+
+    from protocols.files import write_atomic
 
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(out, dpi=120)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, dpi=120, format=Path(out).suffix[1:] or "png")
     plt.close(figure)
+    write_atomic(out, buffer.getvalue())
 
 
 def _settings_list(text: str) -> tuple[int, ...]:
@@ -75,6 +85,8 @@ def _register_rate(figures: argparse._SubParsersAction) -> None:
 
 def _plot_rate(args: argparse.Namespace) -> int:
     from protocols.qkd.keyrate import asymptotic_rate, noise_threshold
+
+    check_output_path(args.out, option="--out")  # before the curves are computed
 
     noises = np.linspace(0.0, FIGURE_2_MAX_NOISE, max(args.points, 2))
     curves: dict[int, list[float]] = {}
@@ -118,6 +130,8 @@ def _register_tradeoff(figures: argparse._SubParsersAction) -> None:
 
 def _plot_tradeoff(args: argparse.Namespace) -> int:
     from protocols.amplification.certificate import lp_tradeoff_delta, paper_tradeoff_delta
+
+    check_output_path(args.out, option="--out")  # before the curves are computed
 
     eps_values = np.linspace(0.0, 0.5, max(args.points, 2), endpoint=False)
     paper = [paper_tradeoff_delta(float(e)) for e in eps_values]

@@ -1,23 +1,62 @@
 """``bellbox qkd``: a DI-QKD run (paper 000, Sec. III A) on a device or on recorded rounds.
 
 Exit status 0 with a key, 3 when the protocol aborted, 2 on bad input. The key is never
-printed; ``--key-out`` writes Alice's key (mode 0600) and ``--report`` the JSON result.
+printed; ``--key-out`` writes Alice's key (mode 0600, atomically, never through a link) and
+``--report`` the JSON result. Both paths are checked before any device runs
+(:func:`protocols.files.check_output_path`). Reports carry ``raw_records_sha256``
+(:func:`protocols.records.records_sha256`) and ``key_sha256`` (SHA-256 of Alice's key bytes),
+never the key.
+
+Key integrity: a raw data set is distilled once. A checkpointed run stores its report in
+``DIR/report.json`` when it finishes; ``--resume DIR`` of a finished run refuses (exit 2) rather
+than hashing the same raw key again with fresh seeds (two keys from one raw key are not both
+covered by the certificate).
+
+Guard rails: with ``--records`` the device options (``--rounds --settings --noise --gamma
+--backend --device``) and the run-control options have no meaning and are refused; so are the
+run-defining options next to ``--resume`` (they come from the checkpoint). ``--rounds`` is
+limited by memory (:data:`BYTES_PER_ROUND`) and ``--settings`` by :data:`MAX_SETTINGS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from pathlib import Path
 
+from protocols.errors import BellboxInputError
+from protocols.files import check_distinct_outputs, check_output_path, write_atomic, write_json_atomic
+
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, open_unit_interval, positive_int, unit_interval
-from .output import print_json, to_jsonable
+from .output import print_json
 from .run_control import add_run_control_arguments, restore_run_arguments, run_control
 
 #: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
-RUN_OPTIONS = ("rounds", "settings", "noise", "gamma", "backend", "device", "eps", "eps_erco", "error_rate", "seed")
+RUN_OPTIONS = ("rounds", "settings", "noise", "gamma", "backend", "device", "eps", "eps_erco", "error_rate", "seed",
+               "adversary")
+#: Defaults of the device options; the parser's defaults are None so that an option given
+#: explicitly can be told from one left out (for the guard rails).
+DEVICE_DEFAULTS = {"rounds": 10**6, "settings": 7, "noise": 0.0, "gamma": "auto", "backend": "exact",
+                   "device": "quantum"}
+#: Peak resident memory per round of ``bellbox qkd``: measured 38 bytes (peak RSS 395 MB at
+#: 10^6 rounds, 725 MB at 10^7, seed 1, exact backend), rounded up to 48 for margin.
+BYTES_PER_ROUND = 48
+#: Largest number of settings M: peak RSS grows about quadratically in M (measured at 1000
+#: rounds: 363 MB at M = 20, 466 MB at M = 60, 671 MB at M = 100, i.e. ~32 kB per M^2), so
+#: M = 1000 would need ~32 GB; 100 keeps a run under 1 GB.
+MAX_SETTINGS = 100
+#: The finished run's report inside a checkpoint directory.
+REPORT_NAME = "report.json"
+
+
+def max_rounds() -> int:
+    """Largest ``--rounds``: half the physical memory at :data:`BYTES_PER_ROUND` bytes per round
+    (the whole run is held in memory until it is streamed), floored."""
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return memory // 2 // BYTES_PER_ROUND
 
 
 def _gamma(text: str) -> float | str:
@@ -26,14 +65,16 @@ def _gamma(text: str) -> float | str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("qkd", help="run DI-QKD end to end and print a summary")
-    parser.add_argument("--rounds", type=positive_int, default=10**6, metavar="N", help="rounds N (default 10^6)")
-    parser.add_argument("--settings", type=positive_int, default=7, metavar="M", help="Alice's settings M >= 2 (default 7)")
-    parser.add_argument("--noise", type=unit_interval, default=0.0, metavar="XI", help="white noise xi of the quantum device (default 0)")
-    parser.add_argument("--gamma", type=_gamma, default="auto", metavar="G|auto",
+    parser.add_argument("--rounds", type=positive_int, default=None, metavar="N", help="rounds N (default 10^6)")
+    parser.add_argument("--settings", type=positive_int, default=None, metavar="M",
+                        help=f"Alice's settings M in [2, {MAX_SETTINGS}] (default 7)")
+    parser.add_argument("--noise", type=unit_interval, default=None, metavar="XI", help="white noise xi of the quantum device (default 0)")
+    parser.add_argument("--gamma", type=_gamma, default=None, metavar="G|auto",
                         help="test-round probability gamma in (0, 1); auto maximises the expected key (default)")
     add_backend_argument(parser)
+    parser.set_defaults(backend=None)  # DEVICE_DEFAULTS["backend"], filled in by _check_options
     add_run_control_arguments(parser)
-    parser.add_argument("--device", choices=("quantum", "local", "pr"), default="quantum",
+    parser.add_argument("--device", choices=("quantum", "local", "pr"), default=None,
                         help="quantum (noisy EPR pairs), local (best classical strategy), pr (no-signaling box with <W> = 0)")
     parser.add_argument("--records", metavar="FILE", help="post-process recorded rounds (.npz or .csv) instead of running a device")
     parser.add_argument("--eps", type=open_unit_interval, default=1e-9, help="privacy-amplification epsilon of eq. (17) (default 1e-9)")
@@ -42,6 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--error-rate", type=unit_interval, default=None, dest="error_rate", metavar="LAMBDA",
                         help="error rate to design the code for (default: inferred from W-bar)")
     parser.add_argument("--seed", type=int, default=None, help="reproducible run: seeds protocol randomness and device (NOT SECURE)")
+    parser.add_argument("--adversary", choices=("no-signaling", "quantum"), default="no-signaling",
+                        help="security model of the key length: no-signaling (eq. (17), default) or quantum "
+                             "(Appendix A, docs/quantum_chained_key.md)")
     parser.add_argument("--key-out", metavar="FILE", help="write Alice's key (raw bytes, mode 0600)")
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON result")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
@@ -59,53 +103,130 @@ def _device(args: argparse.Namespace):
 
 
 def _auto_gamma(args: argparse.Namespace) -> float:
-    """The gamma maximising the expected finite key (paper 000 eq. (17)) for the device's noise."""
+    """The gamma maximising the expected finite key of the chosen adversary model (eq. (17), or
+    the quantum-adversary key) for the device's noise."""
     from protocols.qkd.keyrate import KeyRateInputError, asymptotic_rate, expected_key_length
+    from protocols.qkd.quantum_keyrate import expected_quantum_key_length
 
+    expected = expected_quantum_key_length if args.adversary == "quantum" else expected_key_length
     try:
-        return expected_key_length(settings=args.settings, noise=args.noise, rounds=args.rounds, eps=args.eps).gamma
+        return expected(settings=args.settings, noise=args.noise, rounds=args.rounds, eps=args.eps).gamma
     except KeyRateInputError:
         return asymptotic_rate(settings=args.settings, noise=args.noise).gamma
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that this mode would ignore, then fill in the device defaults."""
+    given = [f"--{name.replace('_', '-')}" for name in DEVICE_DEFAULTS if getattr(args, name) is not None]
+    if args.records is not None:
+        given += [option for option, value in (("--checkpoint", args.checkpoint), ("--resume", args.resume),
+                                               ("--job-rounds", args.job_rounds)) if value is not None]
+        if given:
+            raise BellboxInputError(f"--records takes the rounds and settings from the file: do not combine "
+                                    f"it with {', '.join(given)}")
+    elif args.resume is not None and given:
+        raise BellboxInputError(f"--resume takes the run's options from the checkpoint: do not combine it "
+                                f"with {', '.join(given)}")
+    for name, default in DEVICE_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
+
+def _check_limits(args: argparse.Namespace) -> None:
+    if not 2 <= args.settings <= MAX_SETTINGS:
+        raise BellboxInputError(f"--settings must be in [2, {MAX_SETTINGS}], got {args.settings}")
+    limit = max_rounds()
+    if args.rounds > limit:
+        raise BellboxInputError(f"--rounds must be <= {limit:.3g} (half of this machine's memory at "
+                                f"{BYTES_PER_ROUND} bytes per round), got {args.rounds:.3g}")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Check ``--key-out`` and ``--report`` before anything runs (never onto an input)."""
+    inputs = [args.records]
+    check_distinct_outputs({"--key-out": args.key_out, "--report": args.report})
+    if args.key_out is not None:
+        check_output_path(args.key_out, inputs=inputs, secret=True, option="--key-out")
+    if args.report is not None:
+        check_output_path(args.report, inputs=inputs, option="--report")
+
+
+def _finished_report(args: argparse.Namespace) -> dict | None:
+    """The stored report of a finished checkpointed run being resumed, else None.
+
+    Such a run is not distilled again: its jobs are reloaded (checking their SHA-256s and that
+    the raw records give the stored ``raw_records_sha256``) and the stored report is printed.
+    The key itself is not kept in the checkpoint, so ``--key-out`` is refused.
+    """
+    if args.resume is None or not (Path(args.resume) / REPORT_NAME).is_file():
+        return None
+    file = Path(args.resume) / REPORT_NAME
+    if args.key_out is not None:
+        raise BellboxInputError(f"--key-out: run already distilled, report at {file}; the key is not kept in "
+                                "the checkpoint and a raw key is hashed only once (a second key from the same "
+                                "raw key is not covered by the certificate)")
+    from qdevices.jobs import CheckpointError
+
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {str(args.resume)!r}: {REPORT_NAME} cannot be read: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    import time
+
     import numpy as np
 
-    from protocols.qkd.protocol import QKDParameters, distill_key, run_diqkd
+    from protocols.qkd.protocol import QKDParameters, collect_records, distill_key
     from protocols.progress import ProgressBar
-    from protocols.records import load_records
+    from protocols.records import load_records, records_sha256
     from qdevices import Randomness
 
+    _check_options(args)
+    finished = _finished_report(args)
     restore_run_arguments(args)
+    _check_outputs(args)
     randomness = Randomness(seed=args.seed)
     device_runs: list = []
     if args.records:
         records = load_records(args.records)
         gamma = float(np.clip(records.alice_test.mean(), 1e-9, 1 - 1e-9))
         params = QKDParameters(rounds=records.rounds, settings=records.settings, gamma=gamma, eps=args.eps,
-                               eps_erco=args.eps_erco, error_rate=args.error_rate)
+                               eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
         result = distill_key(records, params, randomness)
         source = f"records {args.records}"
     else:
+        _check_limits(args)
         args.gamma = _auto_gamma(args) if args.gamma == "auto" else args.gamma
         params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=args.gamma, eps=args.eps,
-                               eps_erco=args.eps_erco, error_rate=args.error_rate)
+                               eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
         device = _device(args)
         control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append)
+        clock = time.perf_counter()
         with ProgressBar(args.rounds, "measuring") as bar:
-            result = run_diqkd(device, params, randomness, progress=bar, control=control)
+            records = collect_records(device, params, randomness, progress=bar, control=control)
+        devices_seconds = time.perf_counter() - clock
+        if finished is not None:
+            return _report_finished(args, finished, records_sha256(records), device_runs[0])
+        result = distill_key(records, params, randomness)
+        result.timings["devices"] = devices_seconds
         source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
 
-    report = {**result.to_dict(), "source": source}
+    report = {**result.to_dict(), "source": source, "raw_records_sha256": records_sha256(records),
+              "key_sha256": hashlib.sha256(result.key_a).hexdigest() if result.success else None}
     if device_runs:
         report["device_run"] = device_runs[0].to_dict()
         if report["device_run"].get("mode") == "shots" and args.backend != "aer-shots":
             report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
                                 "one chip, so no-signaling between them is not enforced")
-    if args.report:
-        Path(args.report).write_text(json.dumps(to_jsonable(report), indent=2))
     if result.success and args.key_out:
-        _write_secret(Path(args.key_out), result.key_a)
+        write_atomic(args.key_out, result.key_a, secret=True)
+    if device_runs and device_runs[0].checkpoint is not None:
+        # after the key: a key that failed to be written was never used, so it may be re-distilled
+        write_json_atomic(Path(device_runs[0].checkpoint) / REPORT_NAME, report)
+    if args.report:
+        write_json_atomic(args.report, report)
     if args.json:
         print_json(report)
     else:
@@ -113,17 +234,28 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.success else EXIT_NO_OUTPUT
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600 (the mode is set before any byte is written)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+def _report_finished(args: argparse.Namespace, stored: dict, raw_sha256: str, device_run) -> int:
+    """Print (and ``--report``) the stored report of a finished run, with this resume's job counts."""
+    from qdevices.jobs import CheckpointError
+
+    if stored.get("raw_records_sha256") != raw_sha256:
+        raise CheckpointError(f"checkpoint {str(args.resume)!r}: the reloaded raw records have SHA-256 "
+                              f"{raw_sha256}, {REPORT_NAME} says {stored.get('raw_records_sha256')}")
+    report = {**stored, "device_run": {**stored.get("device_run", {}), **device_run.to_dict()},
+              "distilled": f"earlier: report from {Path(args.resume) / REPORT_NAME}, not distilled again"}
+    if args.report:
+        write_json_atomic(args.report, report)
+    if args.json:
+        print_json(report)
+    else:
+        _print_summary(report)
+    return EXIT_OK if stored.get("status") == "key" else EXIT_NO_OUTPUT
 
 
 def _print_summary(report: dict) -> None:
     r = report
     print(f"DI-QKD  M={r['settings']}  N={r['rounds']:,}  gamma={r['gamma']:.4f}  {r['source']}")
+    print(f"  adversary       {r['adversary_model']}: {r['theorem']}")
     if not r["secure_randomness"]:
         print(f"  randomness      {r['randomness']}  (reproducible: NOT SECURE)")
     if r["bell_value"] is not None:

@@ -7,6 +7,12 @@
   expectation for honest devices, not a certificate); when it is zero, the number of rounds
   that would give a key.
 * ``--threshold``: the noise level above which the asymptotic rate is zero (rounded down).
+* ``--adversary no-signaling|quantum`` (default no-signaling, the paper's eqs. 17, 21):
+  ``quantum`` uses the Appendix A key length of docs/quantum_chained_key.md
+  (``protocols.qkd.quantum_keyrate``); both assume no-signalling between all 2N measurements.
+* ``--bell-value W --qber Q --rounds N``: observed statistics instead of ``--noise``: the
+  asymptotic rate and the key length at N rounds (planned counts, Shannon-limit leak) for the
+  observed W-bar and QBER, both in [0, 1/2].
 
 Exit status: 0 when a key is possible, 3 when the rate (or the expected key length) is zero,
 2 on bad input.
@@ -21,6 +27,7 @@ from .arguments import open_unit_interval, positive_int, unit_interval
 from .output import print_json
 
 DEFAULT_EPS = 1e-9
+MAX_AUTO_SETTINGS = 40
 
 
 def settings_argument(text: str) -> int | str:
@@ -54,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also give the expected finite key length at N rounds")
     parser.add_argument("--eps", type=open_unit_interval, default=DEFAULT_EPS, metavar="E",
                         help=f"secrecy parameter eps in (0, 1) of eq. (17) (default {DEFAULT_EPS:g})")
+    parser.add_argument("--adversary", choices=("no-signaling", "quantum"), default="no-signaling",
+                        help="adversary model: no-signaling (paper 000 eqs. 17, 21; default) or "
+                        "quantum (Appendix A, docs/quantum_chained_key.md)")
+    parser.add_argument("--bell-value", type=float, metavar="W",
+                        help="observed Bell value W-bar in [0, 1/2] (with --qber, instead of --noise)")
+    parser.add_argument("--qber", type=float, metavar="Q",
+                        help="observed key-round error rate in [0, 1/2] (with --bell-value)")
     parser.add_argument("--threshold", action="store_true",
                         help="print the noise level above which the asymptotic rate is zero")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -61,29 +75,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    observed = args.bell_value is not None or args.qber is not None
     if args.threshold:
         if args.settings == "auto":
             raise ValueError("--settings='auto' cannot be combined with --threshold; give an integer M >= 2")
-        if args.noise is not None or args.rounds is not None or args.gamma is not None:
-            raise ValueError("--threshold takes no --noise, --rounds or --gamma")
+        if args.noise is not None or args.rounds is not None or args.gamma is not None or observed:
+            raise ValueError("--threshold takes no --noise, --rounds, --gamma, --bell-value or --qber")
         return _threshold(args)
+    if observed:
+        return _observed(args)
     if args.noise is None:
-        raise ValueError("--noise is required: a number in [0, 1] (or use --threshold)")
+        raise ValueError("--noise is required: a number in [0, 1] (or use --threshold, or --bell-value "
+                         "with --qber)")
+    if args.adversary == "quantum":
+        return _quantum_rate(args)
     return _rate(args)
 
 
 def _threshold(args: argparse.Namespace) -> int:
     from protocols.qkd.keyrate import asymptotic_rate, noise_threshold
+    from protocols.qkd.quantum_keyrate import asymptotic_quantum_rate, quantum_noise_threshold
 
-    threshold = noise_threshold(settings=args.settings)
-    keyless = asymptotic_rate(settings=args.settings, noise=0.0).signed_rate <= 0.0
-    if args.json:
-        print_json({"settings": args.settings, "noise_threshold": threshold, "key_at_zero_noise": not keyless})
-    elif keyless:
-        print(f"M = {args.settings}: no key even without noise (eq. 21 is <= 0 at xi = 0)")
+    if args.adversary == "quantum":
+        threshold = quantum_noise_threshold(settings=args.settings)
+        keyless = asymptotic_quantum_rate(settings=args.settings, noise=0.0).signed_rate <= 0.0
     else:
+        threshold = noise_threshold(settings=args.settings)
+        keyless = asymptotic_rate(settings=args.settings, noise=0.0).signed_rate <= 0.0
+    if args.json:
+        print_json({"settings": args.settings, "adversary": args.adversary, "noise_threshold": threshold,
+                    "key_at_zero_noise": not keyless})
+    elif keyless:
+        rate = "the quantum-adversary rate" if args.adversary == "quantum" else "eq. 21"
+        print(f"M = {args.settings}: no key even without noise ({rate} is <= 0 at xi = 0)")
+    else:
+        source = ("Appendix A key of docs/quantum_chained_key.md with eq. 26; quantum adversary"
+                  if args.adversary == "quantum" else "eq. 21 with eq. 26")
         print(f"M = {args.settings}: asymptotic key rate is zero for noise xi > {threshold:.6f}"
-              " (rounded down; eq. 21 with eq. 26)")
+              f" (rounded down; {source})")
     return EXIT_NO_OUTPUT if keyless else EXIT_OK
 
 
@@ -98,6 +127,7 @@ def _rate(args: argparse.Namespace) -> int:
         result = asymptotic_rate(settings=args.settings, noise=args.noise, gamma=args.gamma)
     payload: dict[str, object] = {
         "settings": result.settings,
+        "adversary": args.adversary,
         "noise": result.noise,
         "gamma": result.gamma,
         "rate": result.rate,
@@ -145,3 +175,113 @@ def _print_human(payload: dict[str, object]) -> None:
         needed = payload["rounds_for_key"]
         print("no key expected at this N; " + (
             "no N gives a key at this noise" if needed is None else f"about N >= {needed} rounds would"))
+
+
+def _quantum_rate(args: argparse.Namespace) -> int:
+    """``--adversary quantum --noise XI``: Appendix A rate and expected key (docs/quantum_chained_key.md)."""
+    from protocols.qkd.keyrate import honest_bell_value, quantum_error_rate
+    from protocols.qkd.quantum_keyrate import asymptotic_quantum_rate
+
+    if args.settings == "auto":
+        candidates = (asymptotic_quantum_rate(settings=m, noise=args.noise)
+                      for m in range(2, MAX_AUTO_SETTINGS + 1))
+        best = max(candidates,
+                   key=lambda result: (result.signed_rate, -result.settings))
+        settings = best.settings
+    else:
+        settings = args.settings
+    bell_value = honest_bell_value(settings, args.noise)
+    payload: dict[str, object] = {"settings": settings, "noise": args.noise}
+    has_key = _statistics_payload(args, payload, settings, bell_value, quantum_error_rate(args.noise))
+    return _emit(args, payload, has_key)
+
+
+def _observed(args: argparse.Namespace) -> int:
+    """``--bell-value W --qber Q --rounds N``: rate and key length for observed statistics."""
+    from protocols.qkd.keyrate import KeyRateInputError
+
+    if args.bell_value is None or args.qber is None:
+        raise KeyRateInputError("--bell-value and --qber must be given together (each in [0, 1/2])")
+    if args.noise is not None:
+        raise KeyRateInputError("--noise cannot be combined with --bell-value/--qber")
+    if args.settings == "auto":
+        raise KeyRateInputError(
+            "--settings='auto' cannot be combined with --bell-value; give an integer M >= 2")
+    if args.rounds is None:
+        raise KeyRateInputError("--bell-value/--qber need --rounds N (an integer >= 1)")
+    payload: dict[str, object] = {"settings": args.settings}
+    has_key = _statistics_payload(args, payload, args.settings, args.bell_value, args.qber)
+    return _emit(args, payload, has_key)
+
+
+def _statistics_payload(args: argparse.Namespace, payload: dict[str, object], settings: int,
+                        bell_value: float, error_rate: float) -> bool:
+    """Fill ``payload`` with the rate (and key at ``--rounds``) of ``args.adversary``; True if a key."""
+    from protocols.qkd.quantum_keyrate import (
+        key_length_from_statistics,
+        rate_from_statistics,
+        rounds_for_key_from_statistics,
+    )
+
+    rate = rate_from_statistics(settings=settings, bell_value=bell_value, error_rate=error_rate,
+                                gamma=args.gamma, adversary=args.adversary)
+    payload.update({
+        "adversary": args.adversary,
+        "gamma": rate.gamma,
+        "rate": rate.rate,
+        "signed_rate": rate.signed_rate,
+        "theta": rate.theta,
+        "bell_value": bell_value,
+        "error_rate": error_rate,
+        "source": rate.source,
+        "assumptions": rate.assumptions,
+    })
+    if args.rounds is None:
+        return rate.rate > 0.0
+    length = key_length_from_statistics(settings=settings, bell_value=bell_value, error_rate=error_rate,
+                                        rounds=args.rounds, eps=args.eps, adversary=args.adversary,
+                                        gamma=args.gamma)
+    payload.update({
+        "rounds": args.rounds,
+        "eps": args.eps,
+        "key_length": length.bits,
+        "key_length_gamma": length.gamma,
+        "estimation_rounds": length.estimation_rounds,
+        "raw_key_rounds": length.raw_key_rounds,
+        "leaked_bits": length.leaked_bits,
+        "key_length_source": length.source,
+        "key_length_is_expectation": True,
+    })
+    if length.bits == 0:
+        payload["rounds_for_key"] = (None if rate.rate <= 0.0 else rounds_for_key_from_statistics(
+            settings=settings, bell_value=bell_value, error_rate=error_rate, eps=args.eps,
+            adversary=args.adversary))
+    return length.bits > 0
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, object], has_key: bool) -> int:
+    if args.json:
+        print_json(payload)
+    else:
+        _print_statistics(payload)
+    return EXIT_OK if has_key else EXIT_NO_OUTPUT
+
+
+def _print_statistics(payload: dict[str, object]) -> None:
+    print(f"settings M          : {payload['settings']}")
+    print(f"adversary           : {payload['adversary']}  ({payload['assumptions']})")
+    noise = f"noise xi = {payload['noise']:g}, " if "noise" in payload else ""
+    print(f"statistics          : {noise}W-bar = {payload['bell_value']:.6f}, "
+          f"QBER = {payload['error_rate']:g}")
+    print(f"optimal gamma       : {payload['gamma']:.4f}")
+    print(f"asymptotic rate     : {payload['rate']:.6g} bits/round  ({payload['source']})")
+    if "key_length" not in payload:
+        return
+    print(f"expected key length : {payload['key_length']} bits at N = {payload['rounds']}, "
+          f"eps = {payload['eps']:g}  (an expectation: planned counts, Shannon-limit leak; "
+          f"gamma = {payload['key_length_gamma']:.4f})")
+    if payload["key_length"] == 0:
+        needed = payload["rounds_for_key"]
+        print("no key expected at this N; " + (
+            "no N gives a key for these statistics" if needed is None
+            else f"about N >= {needed} rounds would"))

@@ -5,8 +5,8 @@ options that define the run (rounds, settings, noise, backend, seed, ...) are ta
 checkpoint, so ``bellbox qkd --resume DIR`` needs no other option (output options such as
 ``--report`` are read from the command line). A run on ``ibm:NAME`` always checkpoints: without
 ``--checkpoint`` it writes ``bellbox-checkpoint-<UTC time>`` in the working directory and says
-so on stderr. When a job fails ``--max-attempts`` times the command stops with exit status 2
-and a one-line message naming the checkpoint to resume.
+so on stderr. When a job fails ``--max-attempts`` times the command stops with exit status 4
+and a one-line message naming the ``bellbox <command> --resume DIR`` command.
 """
 
 from __future__ import annotations
@@ -65,5 +65,6 @@ def run_control(
     if checkpoint is None and str(args.backend).startswith("ibm:"):
         checkpoint = Path(time.strftime("bellbox-checkpoint-%Y%m%d-%H%M%S", time.gmtime()))
         print(f"bellbox {args.command}: checkpointing every job to {checkpoint}", file=sys.stderr)
+    args.checkpoint_path = checkpoint  # for the resume hint after an interrupt (protocols.cli.main)
     command = {"subcommand": args.command, "options": {name: getattr(args, name) for name in run_options}}
     return RunControl(policy=policy, checkpoint=checkpoint, metadata={"command": command}, on_finish=on_finish)

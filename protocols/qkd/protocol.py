@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -49,9 +49,22 @@ from qdevices import Randomness
 from qdevices.jobs import RunControl, measure_in_jobs
 
 from protocols.bell.chained import bell_indicator, in_estimation_support
-from protocols.qkd.keyrate import finite_key_length, rounds_for_key
+from protocols.qkd.keyrate import (KeyRateInputError, asymptotic_rate, expected_key_length, finite_key_length,
+                                   rounds_for_key)
+from protocols.qkd.quantum_keyrate import quantum_key_length, rounds_for_key_from_statistics
 from protocols.qkd.reconciliation import error_correction_leakage, reconcile
 from protocols.records import QKDRecords
+from protocols.results import ProtocolResult
+
+#: The adversary models of the key length (:func:`key_length_for`).
+ADVERSARIES = ("no-signaling", "quantum")
+#: The statement each adversary model's key rests on.
+THEOREMS = {
+    "no-signaling": "paper 000 Theorem 9 (eq. (68)); key length eq. (17) with min over theta",
+    "quantum": ("paper 000 Appendix A (Lemma 10, eq. (A2)) with Koenig-Renner-Schaffner 2009 and the quantum "
+                "leftover hash lemma; key length N_s^Q of docs/quantum_chained_key.md; assumes memoryless "
+                "devices (no-signalling between all 2N measurements)"),
+}
 
 #: One-sided confidence multiplier on W-bar used for the error-rate estimate (efficiency only).
 ESTIMATE_SIGMAS = 3.0
@@ -61,31 +74,61 @@ class QKDInputError(ValueError):
     """A DI-QKD parameter is outside its allowed range."""
 
 
+def optimal_gamma(*, settings: int, noise: float, rounds: int, eps: float) -> float:
+    """The test-round probability gamma that ``bellbox qkd --gamma auto`` uses.
+
+    The gamma maximising the expected finite key of eq. (17) at ``rounds`` for the honest
+    device with white noise ``noise`` (:func:`protocols.qkd.keyrate.expected_key_length`); when
+    ``rounds`` is too small for any expected estimation or raw-key round, the gamma maximising
+    the asymptotic rate of eq. (21) (:func:`protocols.qkd.keyrate.asymptotic_rate`). Gamma is
+    public and affects only efficiency: any value in (0, 1) gives a secure run.
+    """
+    try:
+        return expected_key_length(settings=settings, noise=noise, rounds=rounds, eps=eps).gamma
+    except KeyRateInputError:
+        return asymptotic_rate(settings=settings, noise=noise).gamma
+
+
 @dataclass(frozen=True)
 class QKDParameters:
-    """Parameters of one run.
+    """Parameters of one run, with the CLI's defaults (``bellbox qkd``).
 
     ``eps`` is the privacy-amplification security parameter of eq. (17); ``eps_erco`` bounds the
     probability that error correction accepts a wrong key (eq. (67)). The total distance from an
-    ideal key is ``eps + 2 eps_erco`` (eq. (68)).
+    ideal key is ``eps + 2 eps_erco`` (eq. (68)). ``gamma="auto"`` (the default) is replaced at
+    construction by :func:`optimal_gamma` for ``(settings, noise, rounds, eps)``; ``noise`` is
+    the white noise xi expected of the device and is used for nothing else.
     """
 
     rounds: int
     settings: int = 7
-    gamma: float = 0.887
+    gamma: float | str = "auto"
     eps: float = 1e-9
     eps_erco: float = 1e-10
     error_rate: float | None = None  # None: estimate from W-bar (honest model)
+    noise: float = 0.0
+    adversary: str = "no-signaling"
 
     def __post_init__(self) -> None:
         if not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1:
             raise QKDInputError(f"rounds must be an integer >= 1, got {self.rounds!r}")
         if not isinstance(self.settings, (int, np.integer)) or self.settings < 2:
             raise QKDInputError(f"settings (M) must be an integer >= 2, got {self.settings!r}")
-        for name in ("gamma", "eps", "eps_erco"):
+        if not 0.0 <= self.noise <= 1.0:
+            raise QKDInputError(f"noise (xi) must be in [0, 1], got {self.noise}")
+        for name in ("eps", "eps_erco"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise QKDInputError(f"{name} must be in (0, 1), got {value}")
+        if isinstance(self.gamma, str):
+            if self.gamma != "auto":
+                raise QKDInputError(f"gamma must be 'auto' or a number in (0, 1), got {self.gamma!r}")
+            object.__setattr__(self, "gamma", optimal_gamma(settings=int(self.settings), noise=self.noise,
+                                                            rounds=int(self.rounds), eps=self.eps))
+        if not 0.0 < self.gamma < 1.0:
+            raise QKDInputError(f"gamma must be in (0, 1), got {self.gamma}")
+        if self.adversary not in ADVERSARIES:
+            raise QKDInputError(f"adversary must be one of {', '.join(ADVERSARIES)}, got {self.adversary!r}")
         if self.error_rate is not None and not 0.0 <= self.error_rate < 0.5:
             raise QKDInputError(f"error_rate must be in [0, 0.5), got {self.error_rate}")
 
@@ -96,12 +139,20 @@ class QKDParameters:
 
 
 @dataclass(frozen=True)
-class QKDResult:
+class QKDResult(ProtocolResult):
     """Everything a reader needs to check the security claim of one run.
 
+    The shared result vocabulary (:mod:`protocols.results`): ``status`` is ``"key"`` or
+    ``"aborted"``, ``success`` is ``status == "key"``, ``message`` is ``reason`` and
+    ``randomness`` is ``"os"`` or ``"seeded (not secure)"`` (``seed`` says which seed).
     ``key_a`` / ``key_b`` hold the keys (``key_length`` bits, packed big-endian, the last byte
     zero-padded); they are left out of :meth:`to_dict`.
     """
+
+    SUCCESS_STATUS: ClassVar[str] = "key"
+    PRIVATE_FIELDS: ClassVar[tuple[str, ...]] = ("key_a", "key_b")
+    #: Fields known to Bob only and not covered by the certificate (module docstring).
+    LOCAL_ONLY: ClassVar[tuple[str, ...]] = ("qber", "timings")
 
     status: str  # "key" or "aborted"
     reason: str
@@ -119,8 +170,9 @@ class QKDResult:
     eps: float
     eps_erco: float
     total_eps: float
-    randomness: str
     secure_randomness: bool
+    seed: int | None = None
+    adversary: str = "no-signaling"
     key_length_terms: dict[str, Any] | None = None
     reconciliation: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -128,19 +180,28 @@ class QKDResult:
     key_b: bytes = field(default=b"", repr=False)
 
     @property
-    def success(self) -> bool:
-        return self.status == "key"
+    def secure(self) -> bool:
+        """Whether the protocol randomness is the OS CSPRNG (same as ``secure_randomness``)."""
+        return self.secure_randomness
 
-    #: Fields known to Bob only and not covered by the certificate (module docstring).
-    LOCAL_ONLY = ("qber", "timings")
+    @property
+    def output_bits(self) -> int:
+        """The shared name of ``key_length`` (README, "Result fields")."""
+        return self.key_length
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields, keys excluded; ``local_only`` names what must not be published."""
-        data = asdict(self)
-        del data["key_a"], data["key_b"]
-        data["reproducible"] = "not secure" if not self.secure_randomness else "no"
-        data["local_only"] = list(self.LOCAL_ONLY)
-        return data
+    @property
+    def adversary_model(self) -> str:
+        """``"no-signaling"`` (eq. (17)) or ``"quantum"`` (Appendix A key length)."""
+        return self.adversary
+
+    @property
+    def theorem(self) -> str:
+        """The statement behind the key length of :attr:`adversary`."""
+        return THEOREMS[self.adversary]
+
+    def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Adds ``local_only``: the names that must not be published with the key."""
+        return {**fields, "local_only": list(self.LOCAL_ONLY)}
 
 
 @dataclass(frozen=True)
@@ -217,6 +278,13 @@ def _pack(bits: np.ndarray) -> bytes:
     return np.packbits(bits).tobytes()
 
 
+def key_length_for(adversary: str, **counts: Any):
+    """The key length of the adversary model: eq. (17) (:func:`finite_key_length`) against
+    no-signalling adversaries, Appendix A (:func:`quantum_key_length`, docs/quantum_chained_key.md)
+    against quantum adversaries. Both take the same public counts and return ``.bits``."""
+    return (quantum_key_length if adversary == "quantum" else finite_key_length)(**counts)
+
+
 def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomness) -> QKDResult:
     """Steps 2-4 on recorded rounds; returns the keys or the reason for aborting."""
     if records.settings != params.settings:
@@ -232,8 +300,9 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
         eps=params.eps,
         eps_erco=params.eps_erco,
         total_eps=params.total_eps,
-        randomness=randomness.label,
         secure_randomness=randomness.secure,
+        seed=randomness.seed,
+        adversary=params.adversary,
         timings=timings,
     )
 
@@ -259,10 +328,10 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
 
     lam = params.error_rate if params.error_rate is not None else estimate_error_rate(bell_value, n_e, m)
     planned_leak = error_correction_leakage(n_r, lam, params.eps_erco)
-    planned = finite_key_length(bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
+    planned = key_length_for(params.adversary, bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
                                 raw_key_rounds=n_r, leaked_bits=planned_leak, eps=params.eps)
     if planned.bits == 0:
-        return aborted(_no_key_reason(bell_value, m, records.rounds, params.eps),
+        return aborted(_no_key_reason(bell_value, m, records.rounds, params, lam),
                        error_rate_estimate=lam, key_length_terms=planned.to_dict())
 
     # Step 3: one-way error correction with hash verification
@@ -276,10 +345,10 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
     qber = float(np.count_nonzero(corrected.corrected != bob_raw) / n_r)
 
     # Step 4: privacy amplification to N_s(W-bar) bits, eq. (17)
-    length = finite_key_length(bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
+    length = key_length_for(params.adversary, bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
                                raw_key_rounds=n_r, leaked_bits=corrected.leaked_bits, eps=params.eps)
     if length.bits == 0:
-        return aborted(_no_key_reason(bell_value, m, records.rounds, params.eps), error_rate_estimate=lam, qber=qber,
+        return aborted(_no_key_reason(bell_value, m, records.rounds, params, lam), error_rate_estimate=lam, qber=qber,
                        leaked_bits=corrected.leaked_bits, key_length_terms=length.to_dict(), reconciliation=summary)
     clock = time.perf_counter()
     seed = randomness.bits(n_r + length.bits - 1)
@@ -301,12 +370,23 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
     )
 
 
-def _no_key_reason(bell_value: float, settings: int, rounds: int, eps: float) -> str:
-    """Why eq. (17) gives no key, and how many rounds the observed Bell value would need."""
+def _no_key_reason(bell_value: float, settings: int, rounds: int, params: QKDParameters,
+                   error_rate: float) -> str:
+    """Why the key length of ``params.adversary`` is zero, and how many rounds the observed Bell
+    value (and, for the quantum model, the error-rate estimate) would need."""
+    eps = params.eps
     ideal = math.sin(math.pi / (4 * settings)) ** 2
     if bell_value >= 1.0 / (2 * settings):
         return (f"W-bar = {bell_value:.5f} does not violate the Bell inequality (local bound 1/(2M) = "
                 f"{1 / (2 * settings):.5f}): no key can be certified")
+    if params.adversary == "quantum":
+        needed = rounds_for_key_from_statistics(settings=settings, bell_value=bell_value,
+                                                error_rate=error_rate, eps=eps, adversary="quantum")
+        if needed is None:
+            return (f"W-bar = {bell_value:.5f} is above the quantum-adversary key threshold for M={settings}: "
+                    "no number of rounds gives a key")
+        return (f"N_s^Q(W-bar) = 0 at N = {rounds} (W-bar = {bell_value:.5f}); a key needs about N >= {needed} "
+                "rounds at this Bell value")
     noise = min(max((bell_value - ideal) / (0.5 - ideal), 0.0), 1.0)
     needed = rounds_for_key(settings=settings, noise=noise, eps=eps)
     if needed is None:
