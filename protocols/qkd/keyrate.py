@@ -54,6 +54,7 @@ Findings against the paper's text (checked in tests/test_keyrate.py)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -417,18 +418,21 @@ def noise_threshold(*, settings: int) -> float:
     xi = 0 (for example M = 2).
     """
     _check_settings(settings)
+    return rate_threshold(lambda noise: asymptotic_rate(settings=settings, noise=noise).signed_rate, settings)
 
-    def positive(noise: float) -> bool:
-        return asymptotic_rate(settings=settings, noise=noise).signed_rate > 0.0
 
-    if not positive(0.0):
+def rate_threshold(signed_rate: Callable[[float], float], settings: int) -> float:
+    """Largest noise ``xi`` in [0, 1/2] where ``signed_rate(xi) > 0``, by bisection to 1e-7 on
+    the sign (rates fall with noise); the lower end of the final bracket, where the rate was
+    verified positive (rounded *down*). 0.0 when the rate is not positive at xi = 0."""
+    if not signed_rate(0.0) > 0.0:
         return 0.0
     low, high = 0.0, 0.5
-    if positive(high):
+    if signed_rate(high) > 0.0:
         raise KeyRateInputError(f"settings={settings}: rate still positive at noise=0.5")
     while high - low > _THRESHOLD_TOLERANCE:
         middle = (low + high) / 2.0
-        if positive(middle):
+        if signed_rate(middle) > 0.0:
             low = middle
         else:
             high = middle

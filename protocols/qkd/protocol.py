@@ -51,13 +51,11 @@ from qdevices.jobs import RunControl, measure_in_jobs
 from protocols.bell.chained import bell_indicator, in_estimation_support
 from protocols.qkd.keyrate import (KeyRateInputError, asymptotic_rate, expected_key_length, finite_key_length,
                                    rounds_for_key)
-from protocols.qkd.quantum_keyrate import quantum_key_length, rounds_for_key_from_statistics
+from protocols.qkd.quantum_keyrate import ADVERSARIES, quantum_key_length, rounds_for_key_from_statistics
 from protocols.qkd.reconciliation import error_correction_leakage, reconcile
 from protocols.records import QKDRecords
 from protocols.results import ProtocolResult
 
-#: The adversary models of the key length (:func:`key_length_for`).
-ADVERSARIES = ("no-signaling", "quantum")
 #: The statement each adversary model's key rests on.
 THEOREMS = {
     "no-signaling": "paper 000 Theorem 9 (eq. (68)); key length eq. (17) with min over theta",

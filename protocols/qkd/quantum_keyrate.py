@@ -43,10 +43,10 @@ from protocols.qkd.keyrate import (
     finite_key_length,
     honest_bell_value,
     quantum_error_rate,
+    rate_threshold,
 )
 
 _ROUNDING_MARGIN = 1e-9
-_THRESHOLD_TOLERANCE = 1e-7
 
 ADVERSARIES = ("no-signaling", "quantum")
 SOURCE = ("docs/quantum_chained_key.md: paper 000 Lemma 10 (eq. A2), Lemma 3 and eqs. (61)-(64); "
@@ -245,22 +245,8 @@ def quantum_noise_threshold(*, settings: int) -> float:
     end of the final bracket (where the rate was verified positive), 0.0 if no key at xi = 0.
     """
     _check_settings(settings)
-
-    def positive(noise: float) -> bool:
-        return asymptotic_quantum_rate(settings=settings, noise=noise).signed_rate > 0.0
-
-    if not positive(0.0):
-        return 0.0
-    low, high = 0.0, 0.5
-    if positive(high):
-        raise KeyRateInputError(f"settings={settings}: quantum rate still positive at noise=0.5")
-    while high - low > _THRESHOLD_TOLERANCE:
-        middle = (low + high) / 2.0
-        if positive(middle):
-            low = middle
-        else:
-            high = middle
-    return low
+    return rate_threshold(lambda noise: asymptotic_quantum_rate(settings=settings, noise=noise).signed_rate,
+                          settings)
 
 
 # --------------------------------------------------------------------------------------------
