@@ -11,7 +11,10 @@ For ``n`` runs, SV parameter ``eps``, threshold ``delta`` on ``L_n`` (eq. (64)),
   (binary relative entropy ``D`` in nats);
 * (iii) smoothing: ``d_comp p(ACC) <= 2**m [sqrt(C) E(G) + 2 sum_{j=0}^{floor(delta n)}
   exp(-n D(j/n || delta + s))]`` with ``C = floor(delta n) + 1`` and the cyclic-shift L1 error at
-  collision entropy ``E(G) = 2**((m + 1 + L log2(1 + 4 eps**2) - G)/2)``, ``L = next_cyclic_length(4n)``.
+  collision entropy ``E(G) = 2**((m + 1 + L log2(1 + 4 eps**2) - G)/2)``, ``L = next_cyclic_length(4n)``,
+  or (``extractor="polynomial-hash"``, short seed of ``2b`` SV bits, ``b`` minimising ``E``)
+  ``E(G) = (1 + 4 eps**2)**b 2**(m/2) sqrt(2**-G + (ceil(4n/b) - 1) 2**-b)``
+  (:mod:`extractors.polynomial_hash`; docs, section "Short-seed extractor").
 
 Assumptions: A1/A2 of paper 004 and the time-ordered no-signalling among the four components
 and Eve used in eq. (82) and Lemma 18 (:data:`ASSUMPTIONS`). ``s`` is optimised by
