@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from protocols.qkd.protocol import QKDParameters, collect_records, distill_key
-    from protocols.progress import ProgressBar
+    from tqdm import tqdm
     from protocols.records import load_records, records_sha256
     from qdevices import Randomness
 
@@ -204,8 +204,9 @@ def run(args: argparse.Namespace) -> int:
         device = _device(args)
         control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append)
         clock = time.perf_counter()
-        with ProgressBar(args.rounds, "measuring") as bar:
-            records = collect_records(device, params, randomness, progress=bar, control=control)
+        # a bar on a terminal only (disable=None), so scripts and CI logs stay clean
+        with tqdm(total=args.rounds, desc="measuring", unit="round", unit_scale=True, disable=None) as bar:
+            records = collect_records(device, params, randomness, progress=bar.update, control=control)
         devices_seconds = time.perf_counter() - clock
         if finished is not None:
             return _report_finished(args, finished, records_sha256(records), device_runs[0])
