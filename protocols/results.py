@@ -113,3 +113,18 @@ class ProtocolResult:
                     message=self.message, randomness=self.randomness,
                     adversary_model=self.adversary_model, theorem=self.theorem)
         return to_json_value(data)
+
+
+class AmplificationOutput(ProtocolResult):
+    """Shared names of the randomness-amplification results (Protocols I and II): a subclass
+    has the fields ``output`` (the bits, or ``None``) and ``eps`` (the SV bias)."""
+
+    @property
+    def output_bits(self) -> int:
+        """Number of output bits (0 when nothing was certified)."""
+        return 0 if self.output is None else int(self.output.size)  # type: ignore[attr-defined]
+
+    @property
+    def sv_eps(self) -> float:
+        """The SV source's bias eps of paper 004 eq. (1)."""
+        return self.eps  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from protocols.amplification.improved_certificate import (ImprovedProtocolICerti
                                                           certify_protocol1_improved,
                                                           plan_protocol1_improved)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
-from protocols.results import ProtocolResult
+from protocols.results import AmplificationOutput
 from qdevices.jobs import RunControl, measure_in_jobs
 
 STATUS_CERTIFIED = "certified"
@@ -97,7 +97,7 @@ def default_delta(noise: float, eps: float) -> float:
 
 
 @dataclass(frozen=True)
-class AmplificationResult(ProtocolResult):
+class AmplificationResult(AmplificationOutput):
     """Outcome of Protocol I. ``output`` holds the bits (0/1 ``uint8``) only when certified.
 
     The shared result vocabulary (:mod:`protocols.results`): ``success`` is ``status ==
@@ -120,15 +120,6 @@ class AmplificationResult(ProtocolResult):
     certificate: ProtocolICertificate
     output: np.ndarray | None
     required_runs: int | None
-
-    @property
-    def output_bits(self) -> int:
-        return 0 if self.output is None else int(self.output.size)
-
-    @property
-    def sv_eps(self) -> float:
-        """The SV source's bias eps of paper 004 eq. (1)."""
-        return self.eps
 
     def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """The report's flat fields (the output bits are never included)."""

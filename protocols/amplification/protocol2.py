@@ -83,7 +83,7 @@ from protocols.amplification.certificate import (MAX_PLANNED_RUNS, CertificateIn
                                                  largest_meeting_output, smallest_meeting_runs,
                                                  sv_min_entropy_per_bit)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
-from protocols.results import ProtocolResult
+from protocols.results import AmplificationOutput
 from qdevices.sources import check_sv_eps as check_eps
 
 OUTPUT_BITS_PER_RUN = 4
@@ -321,7 +321,7 @@ def plan_protocol2(output_bits: int, error: float, eps: float, delta: float) -> 
 
 
 @dataclass(frozen=True)
-class ProtocolIIResult(ProtocolResult):
+class ProtocolIIResult(AmplificationOutput):
     """Outcome of Protocol II. ``output`` holds the bits (0/1 ``uint8``) only when certified.
 
     ``first_test`` is device 1's test, ``block_test`` the test of the chosen block ``block``
@@ -348,15 +348,6 @@ class ProtocolIIResult(ProtocolResult):
     output: np.ndarray | None
     required_runs: int | None
     required_blocks: int | None
-
-    @property
-    def output_bits(self) -> int:
-        return 0 if self.output is None else int(self.output.size)
-
-    @property
-    def sv_eps(self) -> float:
-        """The SV source's bias eps of paper 004 eq. (1)."""
-        return self.eps
 
     def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """The report's flat fields (the output bits are never included)."""

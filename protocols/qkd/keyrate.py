@@ -551,6 +551,13 @@ def rounds_for_key(
 
     if asymptotic_rate(settings=settings, noise=noise).signed_rate <= 0.0:
         return None
+    return fewest_rounds(enough, max_rounds)
+
+
+def fewest_rounds(enough: Callable[[int], bool], max_rounds: int) -> int | None:
+    """About the fewest N with ``enough(N)``, for ``enough`` monotone up to floors: doubling
+    from 1000, then bisection to a relative 1e-3. The returned N is one where ``enough`` was
+    evaluated and true; ``None`` when it is false up to ``max_rounds``."""
     low, high = 0, 1000
     while not enough(high):
         if high >= max_rounds:

@@ -40,6 +40,7 @@ from protocols.qkd.keyrate import (
     _check_unit_interval,
     _signed_rates as _no_signaling_signed_rates,
     binary_entropy,
+    fewest_rounds,
     finite_key_length,
     honest_bell_value,
     quantum_error_rate,
@@ -389,15 +390,4 @@ def rounds_for_key_from_statistics(
         except KeyRateInputError:
             return False
 
-    low, high = 0, 1000
-    while not enough(high):
-        if high >= max_rounds:
-            return None
-        low, high = high, min(2 * high, max_rounds)
-    while high - low > max(1, high // 1000):
-        middle = (low + high) // 2
-        if enough(middle):
-            high = middle
-        else:
-            low = middle
-    return high
+    return fewest_rounds(enough, max_rounds)
