@@ -92,11 +92,34 @@ def test_refusals_are_one_line_exit_2(files, capsys, extra, match) -> None:
     assert not (path / "x.bin").exists()
 
 
-def test_bits_without_claims_is_written_but_not_certified(files, capsys) -> None:
+def test_bits_without_claims_is_written_only_with_uncertified(files, capsys) -> None:
     path, _ = files
     status, stdout, _ = run(["extract", "two-source", "--in", str(path / "a.bin"), "--in",
-                             str(path / "b.bin"), "--out", str(path / "u.bin"), "--bits", "64"],
-                            capsys)
+                             str(path / "b.bin"), "--out", str(path / "u.bin"), "--bits", "64",
+                             "--uncertified"], capsys)
     report = json.loads(stdout)
     assert status == 3 and report["certified"] is False and report["error"] is None
+    assert "no --min-entropy claim" in report["uncertified_reason"]
     assert (path / "u.bin").stat().st_size == 8
+
+
+@pytest.mark.parametrize("method", ["toeplitz", "two-source"])
+def test_bits_without_claims_or_uncertified_writes_nothing(files, capsys, method) -> None:
+    """Issue 9 item 7: ``--bits M`` without a min-entropy claim is refused (exit 2, no file)."""
+    path, _ = files
+    inputs = ["--in", str(path / "a.bin")] + (
+        ["--seed-file", str(path / "s.bin")] if method == "toeplitz" else ["--in", str(path / "b.bin")])
+    status, stdout, stderr = run(["extract", method, *inputs, "--out", str(path / "u.bin"),
+                                  "--bits", "64"], capsys)
+    assert status == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and "--uncertified" in stderr and "--bits=64" in stderr
+    assert not (path / "u.bin").exists()
+
+
+def test_uncertified_with_claims_is_refused(files, capsys) -> None:
+    path, _ = files
+    status, _, stderr = run(["extract", "two-source", "--in", str(path / "a.bin"), "--in",
+                             str(path / "b.bin"), "--out", str(path / "u.bin"), "--min-entropy", "7000",
+                             "--min-entropy", "7000", "--uncertified"], capsys)
+    assert status == 2 and "--uncertified" in stderr
+    assert not (path / "u.bin").exists()

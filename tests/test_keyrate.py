@@ -22,9 +22,12 @@ from protocols.qkd.keyrate import (
     binary_entropy,
     binary_relative_entropy,
     expected_key_length,
+    fewest_rounds,
     finite_key_length,
     noise_threshold,
     optimal_settings,
+    rate_threshold,
+    rounds_for_key,
 )
 
 _LN2 = math.log(2.0)
@@ -198,6 +201,31 @@ def test_expected_key_length_approaches_the_asymptotic_rate():
     fixed = expected_key_length(settings=7, noise=0.01, rounds=10**6, eps=1e-6, gamma=rate.gamma)
     assert optimised.key_length.unrounded >= fixed.key_length.unrounded - 1e-6
     assert expected_key_length(settings=7, noise=0.01, rounds=10**4, eps=1e-6).bits == 0
+
+
+def test_fewest_rounds_finds_a_known_crossing_and_never_returns_a_failing_n():
+    """``fewest_rounds`` (brentq on log N) against margins whose crossing is known exactly."""
+    for crossing in (1, 7, 12_345, 98_765_432):
+        found = fewest_rounds(lambda n, c=crossing: n - c, 10**12)
+        assert crossing <= found <= crossing * (1 + 2e-5) + 1
+    assert fewest_rounds(lambda n: n - 10**9 - 0.5, 10**9) is None
+    stepped = fewest_rounds(lambda n: 1.0 if n >= 77_000 else -1.0, 10**9)  # a step at 77,000
+    assert 77_000 <= stepped <= 77_002
+    with pytest.raises(TypeError, match="not a bool"):
+        fewest_rounds(lambda n: n > 5, 100)
+
+
+@pytest.mark.parametrize("crossing", [1e-9, 0.0123456789, 0.3, 0.4999999])
+def test_rate_threshold_is_rounded_down_to_within_1e_7(crossing):
+    found = rate_threshold(lambda xi: crossing - xi, settings=7)
+    assert crossing - 1e-7 <= found < crossing
+    assert rate_threshold(lambda xi: -1.0 - xi, settings=7) == 0.0
+
+
+def test_rounds_for_key_is_nearly_the_fewest():
+    needed = rounds_for_key(settings=7, noise=0.01, eps=1e-9, bits=100)
+    assert expected_key_length(settings=7, noise=0.01, rounds=needed, eps=1e-9).bits >= 100
+    assert expected_key_length(settings=7, noise=0.01, rounds=int(needed * 0.999), eps=1e-9).bits < 100
 
 
 # --------------------------------------------------------------------------------- bad input

@@ -4,7 +4,9 @@ The output length comes from the calculators of :mod:`extractors` (leftover hash
 Toeplitz; the two-source bounds of :mod:`extractors.bounds`) unless ``--bits`` is given, in which
 case the claimed min-entropies must support it. Claims that cannot support any output (or the
 requested one) are refused with one line on stderr and exit status 2. ``--bits`` without
-``--min-entropy`` writes the output but certifies nothing (``"certified": false``, exit status 3).
+``--min-entropy`` certifies nothing, so it is refused (exit status 2, nothing written) unless
+``--uncertified`` is also given; then the output is written and the report says
+``"certified": false`` with the reason (``uncertified_reason``), exit status 3 (no certified output).
 The output path is checked before any input is read (it must not be an input, and the
 inputs must be distinct files: one file given twice is not two independent sources); output is
 written atomically with mode 0600 (:func:`protocols.files.write_atomic`), and no bit of input
@@ -15,7 +17,11 @@ from __future__ import annotations
 
 import argparse
 
+from . import EXIT_NO_OUTPUT, EXIT_OK
+
 METHODS = ("toeplitz", "two-source", "three-source")
+UNCERTIFIED_REASON = ("--uncertified: no --min-entropy claim was given, so no bound on the "
+                      "output's distance from uniform holds; the bits may be far from uniform")
 DEFAULT_ERROR = 1e-9
 _STREAM_THRESHOLD_BITS = 1 << 26  # binary cyclic-shift inputs longer than this are streamed
 
@@ -39,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"(default {DEFAULT_ERROR:g})")
     parser.add_argument("--bits", type=int, metavar="M",
                         help="output length (else the calculator's)")
+    parser.add_argument("--uncertified", action="store_true",
+                        help="with --bits and no --min-entropy: write the output although no "
+                             "claim certifies it (the report says certified: false)")
     parser.add_argument("--format", choices=("bin", "ascii"), default="bin",
                         help="format of input and output files (default bin, MSB-first bytes)")
     parser.add_argument("--construction", choices=("cyclic-shift", "inner-product"),
@@ -62,15 +71,23 @@ def run(args: argparse.Namespace) -> int:
                          f"got {len(entropies)}")
     if not entropies and args.bits is None:
         raise ValueError("--min-entropy is required unless --bits is given")
+    if not entropies and not args.uncertified:
+        raise ValueError(f"--bits={args.bits} without --min-entropy certifies nothing: give "
+                         f"--min-entropy (one per --in) or add --uncertified to write the bits anyway")
+    if entropies and args.uncertified:
+        raise ValueError("--uncertified is only for --bits without --min-entropy; with "
+                         "--min-entropy the output is certified")
     _check_files(args)
     if args.method == "toeplitz":
         report = _toeplitz(args, entropies)
     else:
         report = _multi_source(args, entropies)
     report.update({"method": args.method, "out": args.out, "format": args.format})
+    if not report["certified"]:
+        report["uncertified_reason"] = UNCERTIFIED_REASON
     print_json(report)
-    # --bits without --min-entropy: output written but nothing certified (exit status 3).
-    return 0 if report["certified"] else 3
+    # --bits --uncertified without --min-entropy: output written but nothing certified.
+    return EXIT_OK if report["certified"] else EXIT_NO_OUTPUT
 
 
 def _check_files(args: argparse.Namespace) -> None:

@@ -58,7 +58,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import entr, rel_entr
 
 from protocols.bell.chained import quantum_bell_value
 
@@ -69,6 +70,8 @@ _ROUNDING_MARGIN = 1e-9
 _GAMMA_GRID = 400
 _MAX_AUTO_SETTINGS = 40
 _THRESHOLD_TOLERANCE = 1e-7
+_ROUNDS_RELATIVE_TOLERANCE = 1e-5
+_LN10 = math.log(10.0)
 
 
 class KeyRateInputError(ValueError):
@@ -88,8 +91,7 @@ def binary_entropy(p: float | np.ndarray) -> float | np.ndarray:
     values = np.asarray(p, dtype=float)
     if np.any(~((values >= 0.0) & (values <= 1.0))):
         raise KeyRateInputError(f"p={p!r} must lie in [0, 1]")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = -_xlog2y(values, values) - _xlog2y(1.0 - values, 1.0 - values)
+    result = (entr(values) + entr(1.0 - values)) / _LN2
     return float(result) if result.ndim == 0 else result
 
 
@@ -103,18 +105,14 @@ def binary_relative_entropy(a: float | np.ndarray, b: float | np.ndarray) -> flo
     for name, values in (("a", first), ("b", second)):
         if np.any(~((values >= 0.0) & (values <= 1.0))):
             raise KeyRateInputError(f"{name}={values!r} must lie in [0, 1]")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = _xlog2y(first, first / second) + _xlog2y(1.0 - first, (1.0 - first) / (1.0 - second))
+    result = _relative_entropy(first, second)
     return float(result) if result.ndim == 0 else result
 
 
-def _xlog2y(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``x log2 y`` with the convention ``0 log2(anything) = 0``."""
-    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    out = np.zeros(x.shape)
-    nonzero = x != 0.0
-    out[nonzero] = x[nonzero] * np.log2(y[nonzero])
-    return out
+def _relative_entropy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``D(a||b)`` in bits for arrays in [0, 1], unchecked (``scipy.special.rel_entr``: ``x ln(x/y)``
+    with ``0 ln(0/y) = 0`` and ``+inf`` for ``x > 0 = y``)."""
+    return (rel_entr(a, b) + rel_entr(1.0 - a, 1.0 - b)) / _LN2
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,9 +122,7 @@ def _xlog2y(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _objective(theta: np.ndarray, w: np.ndarray, e: np.ndarray, r: np.ndarray, m: int) -> np.ndarray:
     """``F(theta) = 2 e D(w||theta) - 2 r log2(1/2 + M theta)``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        divergence = _xlog2y(w, w / theta) + _xlog2y(1.0 - w, (1.0 - w) / (1.0 - theta))
-    return 2.0 * e * divergence - 2.0 * r * np.log2(0.5 + m * theta)
+    return 2.0 * e * _relative_entropy(w, theta) - 2.0 * r * np.log2(0.5 + m * theta)
 
 
 def _derivative(theta: np.ndarray, w: np.ndarray, e: np.ndarray, r: np.ndarray, m: int) -> np.ndarray:
@@ -224,19 +220,14 @@ class _Serialisable:
 
 
 @dataclass(frozen=True)
-class KeyLength(_Serialisable):
-    """Secret key length ``N_s(w)`` of paper 000 eq. (17) (minimum over theta, see module doc).
-
-    ``bits = floor(max(0, entropy_term - raw_key_term - leakage_term - finite_size_term))``
-    with ``entropy_term`` a certified lower bound on
-    ``min_theta [2 N_e D(w||theta) - 2 N_r log2(1/2 + M theta)]``, ``raw_key_term = N_r``,
-    ``leakage_term = N_c`` and ``finite_size_term = 2 log2(8 N_e N / eps)``.
-    """
+class _KeyLengthTerms(_Serialisable):
+    """The fields of a finite key length shared by both adversary models: ``bits`` (floored, >= 0),
+    the minimiser ``theta``, the certified ``entropy_term``, ``leakage_term = N_c``, the
+    ``finite_size_term`` (rounded up), ``unrounded`` (before the floor) and the inputs."""
 
     bits: int
     theta: float
     entropy_term: float
-    raw_key_term: int
     leakage_term: int
     finite_size_term: float
     unrounded: float
@@ -246,6 +237,43 @@ class KeyLength(_Serialisable):
     estimation_rounds: int
     raw_key_rounds: int
     eps: float
+
+
+def _check_key_length_inputs(bell_value: float, settings: int, rounds: int, estimation_rounds: int,
+                             raw_key_rounds: int, leaked_bits: int, eps: float) -> None:
+    """The ranges of the key-length inputs (both adversary models)."""
+    _check_unit_interval("bell_value", bell_value)
+    _check_settings(settings)
+    _check_count("estimation_rounds", estimation_rounds, 1)
+    _check_count("raw_key_rounds", raw_key_rounds, 1)
+    _check_count("leaked_bits", leaked_bits, 0)
+    _check_count("rounds", rounds, estimation_rounds + raw_key_rounds)
+    _check_open_interval("eps", eps)
+
+
+def _length_fields(minimum: _EntropyMinimum, finite_size_term: float, unrounded: float,
+                   bell_value: float, settings: int, rounds: int, estimation_rounds: int,
+                   raw_key_rounds: int, leaked_bits: int, eps: float) -> dict[str, object]:
+    """The :class:`_KeyLengthTerms` fields, with ``bits = max(0, floor(unrounded))``."""
+    return {"bits": max(0, math.floor(unrounded)), "theta": float(minimum.theta),
+            "entropy_term": float(minimum.lower_bound), "leakage_term": int(leaked_bits),
+            "finite_size_term": finite_size_term, "unrounded": unrounded,
+            "bell_value": float(bell_value), "settings": int(settings), "rounds": int(rounds),
+            "estimation_rounds": int(estimation_rounds), "raw_key_rounds": int(raw_key_rounds),
+            "eps": float(eps)}
+
+
+@dataclass(frozen=True)
+class KeyLength(_KeyLengthTerms):
+    """Secret key length ``N_s(w)`` of paper 000 eq. (17) (minimum over theta, see module doc).
+
+    ``bits = floor(max(0, entropy_term - raw_key_term - leakage_term - finite_size_term))``
+    with ``entropy_term`` a certified lower bound on
+    ``min_theta [2 N_e D(w||theta) - 2 N_r log2(1/2 + M theta)]``, ``raw_key_term = N_r``,
+    ``leakage_term = N_c`` and ``finite_size_term = 2 log2(8 N_e N / eps)``.
+    """
+
+    raw_key_term: int
     source: str = "paper 000 eq. (17) with min over theta (Lemma 8, eqs. 61-65)"
 
 
@@ -271,33 +299,16 @@ def finite_key_length(
     Lemma 8 needs ``N_e >= 1`` and ``N_r >= 1``: a run with no estimation or no raw-key round
     must abort before calling this.
     """
-    _check_unit_interval("bell_value", bell_value)
-    _check_settings(settings)
-    _check_count("estimation_rounds", estimation_rounds, 1)
-    _check_count("raw_key_rounds", raw_key_rounds, 1)
-    _check_count("leaked_bits", leaked_bits, 0)
-    _check_count("rounds", rounds, estimation_rounds + raw_key_rounds)
-    _check_open_interval("eps", eps)
+    _check_key_length_inputs(bell_value, settings, rounds, estimation_rounds, raw_key_rounds,
+                             leaked_bits, eps)
     minimum = _certified_minimum(bell_value, estimation_rounds, raw_key_rounds, int(settings))
     entropy_term = float(minimum.lower_bound)
     finite_size_term = 2.0 * math.log2(8.0 * estimation_rounds * rounds / eps)
     finite_size_term += _ROUNDING_MARGIN * (finite_size_term + 1.0)
     unrounded = entropy_term - raw_key_rounds - leaked_bits - finite_size_term
-    return KeyLength(
-        bits=max(0, math.floor(unrounded)),
-        theta=float(minimum.theta),
-        entropy_term=entropy_term,
-        raw_key_term=int(raw_key_rounds),
-        leakage_term=int(leaked_bits),
-        finite_size_term=finite_size_term,
-        unrounded=unrounded,
-        bell_value=float(bell_value),
-        settings=int(settings),
-        rounds=int(rounds),
-        estimation_rounds=int(estimation_rounds),
-        raw_key_rounds=int(raw_key_rounds),
-        eps=float(eps),
-    )
+    return KeyLength(raw_key_term=int(raw_key_rounds), **_length_fields(
+        minimum, finite_size_term, unrounded, bell_value, settings, rounds, estimation_rounds,
+        raw_key_rounds, leaked_bits, eps))
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,31 +423,32 @@ def optimal_settings(*, noise: float, max_settings: int = _MAX_AUTO_SETTINGS) ->
 def noise_threshold(*, settings: int) -> float:
     """Noise ``xi`` above which the optimised asymptotic rate of eq. (21) is zero.
 
-    Bisection on xi in [0, 1/2] of the sign of the gamma-optimised certified rate, to a
-    tolerance of 1e-7; the returned value is the lower end of the final bracket, where the
-    rate is verified positive (rounded *down*). Returns 0.0 when there is no key even at
-    xi = 0 (for example M = 2).
+    The sign change of the gamma-optimised certified rate on xi in [0, 1/2] to within 1e-7
+    (:func:`rate_threshold`); the returned value is one where the rate was verified positive
+    (rounded *down*). Returns 0.0 when there is no key even at xi = 0 (for example M = 2).
     """
     _check_settings(settings)
     return rate_threshold(lambda noise: asymptotic_rate(settings=settings, noise=noise).signed_rate, settings)
 
 
 def rate_threshold(signed_rate: Callable[[float], float], settings: int) -> float:
-    """Largest noise ``xi`` in [0, 1/2] where ``signed_rate(xi) > 0``, by bisection to 1e-7 on
-    the sign (rates fall with noise); the lower end of the final bracket, where the rate was
-    verified positive (rounded *down*). 0.0 when the rate is not positive at xi = 0."""
+    """The noise ``xi`` in [0, 1/2] where ``signed_rate`` (continuous, falling with noise) changes
+    sign, rounded *down* to a point where ``signed_rate(xi) > 0`` was verified.
+
+    ``scipy.optimize.brentq`` on [0, 1/2] returns ``x0`` within ``t = 1e-7/4`` of a sign change
+    ``x*``; the answer is the first of ``x0 - t, x0 - 2t, ...`` (clipped at 0) with a positive
+    rate, so it lies below ``x*`` (within ``2t`` when the first step succeeds, as it does when the
+    rate is monotone). 0.0 when the rate is not positive at xi = 0."""
     if not signed_rate(0.0) > 0.0:
         return 0.0
-    low, high = 0.0, 0.5
-    if signed_rate(high) > 0.0:
+    if signed_rate(0.5) > 0.0:
         raise KeyRateInputError(f"settings={settings}: rate still positive at noise=0.5")
-    while high - low > _THRESHOLD_TOLERANCE:
-        middle = (low + high) / 2.0
-        if signed_rate(middle) > 0.0:
-            low = middle
-        else:
-            high = middle
-    return low
+    step = _THRESHOLD_TOLERANCE / 4.0
+    root = brentq(signed_rate, 0.0, 0.5, xtol=step)
+    candidate = max(0.0, root - step)
+    while candidate > 0.0 and not signed_rate(candidate) > 0.0:
+        candidate = max(0.0, candidate - step)
+    return candidate
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,38 +547,48 @@ def rounds_for_key(
 ) -> int | None:
     """About the fewest rounds N whose expected key length (gamma optimised) is >= ``bits``.
 
-    Doubling from 1000 rounds, then bisection on N; the returned N is one where the expected
-    length was evaluated and found >= ``bits`` (the length is not exactly monotone in N
-    because of floors, so a slightly smaller N may also work). ``None`` when no N up to
+    :func:`fewest_rounds` on the unrounded expected length minus ``bits`` (the key is
+    ``floor(unrounded) >= bits`` exactly when the margin is >= 0); the returned N is one where
+    the expected length was evaluated and found >= ``bits`` (the length is not exactly monotone
+    in N because of floors, so a slightly smaller N may also work). ``None`` when no N up to
     ``max_rounds`` suffices (e.g. noise above the threshold). An expectation, like
     :func:`expected_key_length`.
     """
     _check_count("bits", bits, 1)
 
-    def enough(rounds: int) -> bool:
+    def margin(rounds: int) -> float:
         try:
-            return expected_key_length(settings=settings, noise=noise, rounds=rounds, eps=eps).bits >= bits
-        except KeyRateInputError:
-            return False
+            return expected_key_length(settings=settings, noise=noise, rounds=rounds,
+                                       eps=eps).key_length.unrounded - bits
+        except KeyRateInputError:  # no expected estimation or raw-key round: no key
+            return -float(bits)
 
     if asymptotic_rate(settings=settings, noise=noise).signed_rate <= 0.0:
         return None
-    return fewest_rounds(enough, max_rounds)
+    return fewest_rounds(margin, max_rounds)
 
 
-def fewest_rounds(enough: Callable[[int], bool], max_rounds: int) -> int | None:
-    """About the fewest N with ``enough(N)``, for ``enough`` monotone up to floors: doubling
-    from 1000, then bisection to a relative 1e-3. The returned N is one where ``enough`` was
-    evaluated and true; ``None`` when it is false up to ``max_rounds``."""
-    low, high = 0, 1000
-    while not enough(high):
-        if high >= max_rounds:
-            return None
-        low, high = high, min(2 * high, max_rounds)
-    while high - low > max(1, high // 1000):
-        middle = (low + high) // 2
-        if enough(middle):
-            high = middle
-        else:
-            low = middle
-    return high
+def fewest_rounds(margin: Callable[[int], float], max_rounds: int) -> int | None:
+    """About the fewest N in [1, ``max_rounds``] with ``margin(N) >= 0``, for a ``margin``
+    (a float, e.g. unrounded key length minus the bits wanted) increasing in N up to floors.
+
+    ``scipy.optimize.brentq`` finds the sign change of ``margin(round(10**t))`` on
+    ``t in [0, log10 max_rounds]`` to a relative 1e-5 in N; the answer is then the first of
+    ``ceil(10**t0)``, grown by factors of 1 + 1e-5, where ``margin >= 0`` was evaluated, so the
+    returned N always has ``margin(N) >= 0``. ``None`` when ``margin(max_rounds) < 0``."""
+    def value(rounds: int) -> float:
+        result = margin(rounds)
+        if isinstance(result, (bool, np.bool_)):
+            raise TypeError("fewest_rounds needs a numeric margin (>= 0 means enough), not a bool")
+        return float(result)
+
+    if value(max_rounds) < 0.0:
+        return None
+    if value(1) >= 0.0:
+        return 1
+    top = math.log10(max_rounds)
+    root = brentq(lambda t: value(round(10.0**t)), 0.0, top, xtol=_ROUNDS_RELATIVE_TOLERANCE / _LN10)
+    rounds = min(max_rounds, math.ceil(10.0**root))
+    while value(rounds) < 0.0:
+        rounds = min(max_rounds, math.ceil(rounds * (1.0 + _ROUNDS_RELATIVE_TOLERANCE)))
+    return rounds

@@ -26,7 +26,7 @@ the paper; adversary: quantum. The asymptotic rate is
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,9 +35,12 @@ from protocols.qkd.keyrate import (
     _best_gamma,
     _certified_minimum,
     _check_count,
+    _check_key_length_inputs,
     _check_open_interval,
     _check_settings,
-    _check_unit_interval,
+    _KeyLengthTerms,
+    _length_fields,
+    _Serialisable,
     _signed_rates as _no_signaling_signed_rates,
     binary_entropy,
     fewest_rounds,
@@ -67,12 +70,17 @@ def _check_adversary(adversary: str) -> None:
         raise KeyRateInputError(f"adversary={adversary!r} must be one of {', '.join(ADVERSARIES)}")
 
 
-def _serialise(value) -> dict[str, object]:
-    return asdict(value)
+@dataclass(frozen=True, kw_only=True)
+class _AdversaryModel(_Serialisable):
+    """The adversary model, the statement a result rests on and its assumptions (keyword fields)."""
+
+    adversary: str = "quantum"
+    source: str = SOURCE
+    assumptions: str = ASSUMPTIONS
 
 
 @dataclass(frozen=True)
-class QuantumKeyLength:
+class QuantumKeyLength(_KeyLengthTerms, _AdversaryModel):
     """``N_s^Q(w)`` (docs/quantum_chained_key.md).
 
     ``bits = max(0, floor(entropy_term - leakage_term - finite_size_term))`` with
@@ -80,25 +88,6 @@ class QuantumKeyLength:
     M theta)]``, ``leakage_term = N_c`` and ``finite_size_term = log2(N_e + 1) + log2(N_u + 1)
     + 2 log2(1/eps)`` (rounded up), ``N_u = N_e + N_r``.
     """
-
-    bits: int
-    theta: float
-    entropy_term: float
-    leakage_term: int
-    finite_size_term: float
-    unrounded: float
-    bell_value: float
-    settings: int
-    rounds: int
-    estimation_rounds: int
-    raw_key_rounds: int
-    eps: float
-    adversary: str = "quantum"
-    source: str = SOURCE
-    assumptions: str = ASSUMPTIONS
-
-    def to_dict(self) -> dict[str, object]:
-        return _serialise(self)
 
 
 def quantum_key_length(
@@ -117,33 +106,16 @@ def quantum_key_length(
     - log2(N_e + 1) - log2(N_e + N_r + 1) - 2 log2(1/eps))}``; ``rounds >= N_e + N_r`` is
     checked and reported (the bound uses ``N_u = N_e + N_r``, Lemma 3's number of types).
     """
-    _check_unit_interval("bell_value", bell_value)
-    _check_settings(settings)
-    _check_count("estimation_rounds", estimation_rounds, 1)
-    _check_count("raw_key_rounds", raw_key_rounds, 1)
-    _check_count("leaked_bits", leaked_bits, 0)
-    _check_count("rounds", rounds, estimation_rounds + raw_key_rounds)
-    _check_open_interval("eps", eps)
+    _check_key_length_inputs(bell_value, settings, rounds, estimation_rounds, raw_key_rounds,
+                             leaked_bits, eps)
     minimum = _certified_minimum(bell_value, estimation_rounds / 2.0, raw_key_rounds / 2.0, int(settings))
     entropy_term = float(minimum.lower_bound)
     used = estimation_rounds + raw_key_rounds
     finite_size_term = math.log2(estimation_rounds + 1) + math.log2(used + 1) + 2.0 * math.log2(1.0 / eps)
     finite_size_term += _ROUNDING_MARGIN * (finite_size_term + 1.0)
     unrounded = entropy_term - leaked_bits - finite_size_term
-    return QuantumKeyLength(
-        bits=max(0, math.floor(unrounded)),
-        theta=float(minimum.theta),
-        entropy_term=entropy_term,
-        leakage_term=int(leaked_bits),
-        finite_size_term=finite_size_term,
-        unrounded=unrounded,
-        bell_value=float(bell_value),
-        settings=int(settings),
-        rounds=int(rounds),
-        estimation_rounds=int(estimation_rounds),
-        raw_key_rounds=int(raw_key_rounds),
-        eps=float(eps),
-    )
+    return QuantumKeyLength(**_length_fields(minimum, finite_size_term, unrounded, bell_value, settings,
+                                             rounds, estimation_rounds, raw_key_rounds, leaked_bits, eps))
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,7 +124,7 @@ def quantum_key_length(
 
 
 @dataclass(frozen=True)
-class QuantumRate:
+class QuantumRate(_AdversaryModel):
     """``lim N_s^Q / N`` at test probability ``gamma`` for Bell value ``w`` and error rate ``lambda``
     (or eq. 21's rate when ``adversary == "no-signaling"``, see :func:`rate_from_statistics`).
 
@@ -168,12 +140,6 @@ class QuantumRate:
     theta: float
     bell_value: float
     error_rate: float
-    adversary: str = "quantum"
-    source: str = SOURCE
-    assumptions: str = ASSUMPTIONS
-
-    def to_dict(self) -> dict[str, object]:
-        return _serialise(self)
 
 
 def _signed_rates(gamma: np.ndarray, settings: int, bell_value: float, error_rate: float):
@@ -256,7 +222,7 @@ def quantum_noise_threshold(*, settings: int) -> float:
 
 
 @dataclass(frozen=True)
-class StatisticsKeyLength:
+class StatisticsKeyLength(_AdversaryModel):
     """Finite key at ``rounds`` for a Bell value ``w`` and QBER ``lambda``, either adversary.
 
     An expectation, not a certificate of a run: it uses the planned counts
@@ -271,17 +237,11 @@ class StatisticsKeyLength:
     rounds: int
     eps: float
     gamma: float
-    adversary: str
     bits: int
     estimation_rounds: int
     raw_key_rounds: int
     leaked_bits: int
     unrounded: float
-    source: str
-    assumptions: str
-
-    def to_dict(self) -> dict[str, object]:
-        return _serialise(self)
 
 
 def _length(adversary: str, settings: int, bell_value: float, error_rate: float, rounds: int,
@@ -377,17 +337,18 @@ def rounds_for_key_from_statistics(
 ) -> int | None:
     """About the fewest rounds N whose expected key (:func:`key_length_from_statistics`) is >= ``bits``.
 
-    Doubling from 1000 rounds, then bisection to a relative 1e-3; the returned N is one where the
-    length was evaluated and found >= ``bits``. ``None`` when no N up to ``max_rounds`` suffices.
+    :func:`protocols.qkd.keyrate.fewest_rounds` (brentq) on the unrounded length minus ``bits``,
+    to a relative 1e-5; the returned N is one where the length was evaluated and found >= ``bits``.
+    ``None`` when no N up to ``max_rounds`` suffices.
     """
     _check_count("bits", bits, 1)
 
-    def enough(rounds: int) -> bool:
+    def margin(rounds: int) -> float:
         try:
             return key_length_from_statistics(
                 settings=settings, bell_value=bell_value, error_rate=error_rate, rounds=rounds, eps=eps,
-                adversary=adversary).bits >= bits
-        except KeyRateInputError:
-            return False
+                adversary=adversary).unrounded - bits
+        except KeyRateInputError:  # no expected estimation or raw-key round: no key
+            return -float(bits)
 
-    return fewest_rounds(enough, max_rounds)
+    return fewest_rounds(margin, max_rounds)
