@@ -7,7 +7,7 @@ Names accepted by every device and by the CLI's ``--backend``:
 * ``fake:NAME``: shots on a noisy model of an IBM device,
   ``qiskit_ibm_runtime.fake_provider.Fake<NAME>`` (e.g. ``fake:sherbrooke``), run by the IBM
   Runtime executor sampler in local mode: the same code as ``ibm:NAME`` (:mod:`qdevices.ibm`,
-  noise-aware layout). Needs the ``ibm`` extra.
+  noise-aware layout), with the noise model built once per run. Needs the ``ibm`` extra.
 * ``fake-exact:NAME``: the same noisy model and transpiled circuits as ``fake:NAME``, but the
   per-setting outcome table is computed once by density-matrix simulation (gate noise and
   readout errors of ``NoiseModel.from_backend``) and rounds are sampled with numpy
@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import DeviceInputError
-from .execution import ExactExecution, ShotExecution
+from .execution import EMULATION_STATEMENT, ExactExecution, ShotExecution
 
 BACKEND_CHOICES = "exact, aer-shots, fake:NAME, fake-exact:NAME, ibm:NAME"
 
@@ -78,6 +78,8 @@ def make_execution(backend: Any = "exact") -> ExactExecution | ShotExecution:
             pass_manager=generate_preset_pass_manager(optimization_level=1, backend=AerSimulator()),
             backend_name="aer-shots",
             seed_sampler=seed_simulator,
+            details={"execution": "aer-shots", "hardware": False,
+                     "emulation": f"{EMULATION_STATEMENT}: shots of Aer's ideal simulator"},
         )
     if backend.startswith("fake-exact:"):
         from .noisy_exact import FakeExactExecution

@@ -25,7 +25,7 @@ from .circuits import (
     white_noise_mixture,
 )
 from .errors import DeviceInputError, require_in_range
-from .execution import CircuitFamily, ExactExecution
+from .execution import EMULATION_STATEMENT, CircuitFamily, ExactExecution
 from .sampling import TableSampler
 
 Progress = Callable[[int], None]
@@ -102,8 +102,18 @@ class BlackBox:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        """Parameters for reports."""
+        """Parameters for reports (the device's identity: a checkpoint resumes only on an equal one)."""
         return {"device": self.name, "setting_counts": list(self.setting_counts), "seed": self.seed}
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the outcomes come from, for results: ``backend``, ``execution`` (``table``,
+        ``exact``, ``aer-shots``, ``fake-exact``, ``fake-shots`` or ``ibm-hardware``),
+        ``hardware``, ``emulation`` (the statement "emulation, not hardware: ..." or ``None`` on
+        hardware), ``job_ids`` and, on IBM backends, ``layout`` (physical qubit of each party)
+        and ``calibration`` (ISO date of the backend's calibration data)."""
+        return {"backend": self.name, "execution": "table", "hardware": False,
+                "emulation": f"{EMULATION_STATEMENT}: numpy sampling of a fixed outcome table", "job_ids": []}
 
 
 class TabulatedBox(BlackBox):
@@ -166,6 +176,10 @@ class QuantumDevice(BlackBox):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), **self.execution.describe(self.family)}
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return {**self.execution.describe(self.family), "job_ids": list(getattr(self.execution, "job_ids", []))}
 
 
 class ChainedBellDevice(QuantumDevice):

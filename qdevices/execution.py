@@ -20,13 +20,28 @@ setting. Both modes produce outcome codes (integer ``sum_i 2**i x_i``) for each 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from qiskit import QuantumCircuit
 
 from .circuits import OUTCOME_REGISTER, NoiseComponent, measured_circuit
+
+#: What every emulated execution says about itself in reports.
+EMULATION_STATEMENT = "emulation, not hardware"
+
+
+@contextmanager
+def setup_phase(description: str) -> Iterator[None]:
+    """A tqdm bar (elapsed time) for a device set-up step that takes seconds, e.g. building a
+    fake backend's noise model; shown on a terminal only (``disable=None``), removed when done."""
+    from tqdm import tqdm
+
+    with tqdm(total=1, desc=description, bar_format="{desc}: {elapsed}", disable=None, leave=False) as bar:
+        yield
+        bar.update(1)
 
 
 @dataclass(frozen=True)
@@ -55,41 +70,41 @@ class CircuitFamily:
 
 
 class ExactExecution:
-    """Exact outcome distributions from Aer (noise included through the circuit mixture).
+    """Exact outcome distributions from Aer's statevector simulator (noise through the circuit mixture).
 
-    Parameters
-    ----------
-    simulator:
-        An ``AerSimulator``; by default a statevector simulator. A density-matrix simulator
-        with a noise model works too (the circuits are transpiled for it).
+    The circuits are run as built, without the Qiskit transpiler: they use only gates that Aer
+    executes natively (``h``, ``x``, ``cx``, ``cz``, ``rz``, ``ry``; :mod:`qdevices.circuits`).
+    Calling ``transpile`` would build a preset pass manager, whose stage-plugin discovery
+    (``stevedore`` entry points of ``qiskit.transpiler.*``) imports every installed plugin
+    package, qiskit-ibm-runtime among them (about 0.8 s here), for circuits it would leave
+    unchanged.
     """
 
     mode = "exact"
 
-    def __init__(self, simulator: Any = None) -> None:
+    def __init__(self) -> None:
         from qiskit_aer import AerSimulator
 
-        self.simulator = simulator if simulator is not None else AerSimulator(method="statevector")
+        self.simulator = AerSimulator(method="statevector")
 
     @property
     def backend_name(self) -> str:
         return "aer-exact"
 
     def describe(self, family: CircuitFamily) -> dict[str, Any]:
-        """Backend and mode for reports (no physical qubits: nothing runs on hardware)."""
-        return {"backend": self.backend_name, "mode": self.mode}
+        """Provenance for reports (no physical qubits: nothing runs on hardware)."""
+        return {"backend": self.backend_name, "mode": self.mode, "execution": "exact",
+                "hardware": False, "emulation": f"{EMULATION_STATEMENT}: exact outcome table of the ideal circuits",
+                "simulator": "AerSimulator(method='statevector'), exact probabilities"}
 
     def distribution(self, family: CircuitFamily) -> np.ndarray:
         """The table ``P[setting, code]`` of the weighted mixture, shape ``(S, 2**n)``."""
-        from qiskit import transpile
-
         experiments = []
         for circuit, angles in family.measured_circuits():
             unmeasured = circuit.remove_final_measurements(inplace=False)
             unmeasured.save_probabilities()
             for values in family.parameters:
                 experiments.append(unmeasured.assign_parameters(dict(zip(angles, values))))
-        experiments = transpile(experiments, self.simulator, optimization_level=0)
         result = self.simulator.run(experiments, shots=1).result()
         per_experiment = np.array([result.data(i)["probabilities"] for i in range(len(experiments))])
         per_component = per_experiment.reshape(len(family.components), family.num_settings, -1)
@@ -118,11 +133,16 @@ class ShotExecution:
         ``sampler.run`` (simulators only: the outcomes of one job then depend on that job's
         generator and not on how many jobs ran before). ``None`` for hardware.
     details:
-        Static facts for reports (e.g. ``calibration``, ``layout_method``, ``sampler``).
+        Static facts for reports (e.g. ``execution``, ``hardware``, ``emulation``, ``calibration``,
+        ``layout_method``, ``sampler``).
     equal_shots:
         The sampler needs one shot count for all PUBs of a job (IBM Runtime's executor
         sampler): every component of a hardware job then runs the largest count (surplus
         dropped unseen; only a device with artificial white noise has several components).
+    on_transpiled:
+        Called with the transpiled components whenever a family's circuits are fixed (transpiled
+        or installed), before any job runs; fake backends use it to restrict the simulator's
+        noise model to the qubits the circuits use (:func:`qdevices.ibm.local_mode_simulator`).
     """
 
     sampler: Any
@@ -132,6 +152,7 @@ class ShotExecution:
     details: dict[str, Any] = field(default_factory=dict)
     equal_shots: bool = False
     mode: str = "shots"
+    on_transpiled: Callable[[list[QuantumCircuit]], None] | None = None
     job_ids: list[str] = field(default_factory=list, repr=False)
     _transpiled: list = field(default_factory=list, repr=False)
 
@@ -148,6 +169,8 @@ class ShotExecution:
         self._transpiled[:] = [(f, prepared) for f, prepared in self._transpiled if f is not family]
         names = [angles for _, angles in family.measured_circuits()]
         self._transpiled.append((family, [(c, _parameter_order(c, a)) for c, a in zip(circuits, names)]))
+        if self.on_transpiled is not None:
+            self.on_transpiled(circuits)
 
     def _circuits(self, family: CircuitFamily) -> list[tuple[QuantumCircuit, np.ndarray]]:
         """Transpiled components with the column order of their parameters (cached per family)."""
@@ -161,10 +184,12 @@ class ShotExecution:
             targets = self.pass_manager.run([circuit for circuit, _ in measured])
         prepared = [(target, _parameter_order(target, angles)) for target, (_, angles) in zip(targets, measured)]
         self._transpiled.append((family, prepared))
+        if self.on_transpiled is not None:
+            self.on_transpiled(list(targets))
         return prepared
 
     def describe(self, family: CircuitFamily) -> dict[str, Any]:
-        """Backend, physical qubit measured for each party, and the static details."""
+        """Provenance: backend, physical qubit measured for each party, and the static details."""
         from .layout import measured_qubits
 
         return {

@@ -133,3 +133,13 @@ def measured_qubits(circuit: QuantumCircuit) -> list[int]:
             clbit = circuit.find_bit(instruction.clbits[0]).index
             qubits[clbit] = circuit.find_bit(instruction.qubits[0]).index
     return qubits
+
+
+def active_qubits(circuits: list[QuantumCircuit]) -> list[int]:
+    """Sorted physical qubits that any instruction other than a barrier touches, over ``circuits``.
+
+    Aer's noise acts only through instructions, so errors attached to the other qubits of a
+    wide backend never change these circuits' outcomes.
+    """
+    return sorted({circuit.find_bit(q).index for circuit in circuits for instruction in circuit.data
+                   if instruction.operation.name != "barrier" for q in instruction.qubits})

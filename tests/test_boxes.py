@@ -7,9 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from protocols.bell.signalling import signalling_test
-from qdevices import ChainedBellDevice, ChainedPRBox, FourPartyDevice, LocalChainedDevice, LocalFourPartyDevice
-from qdevices.devices import TabulatedBox, setting_grid
+from qdevices import ChainedPRBox, LocalChainedDevice, LocalFourPartyDevice
+from qdevices.devices import setting_grid
 
 
 def expected_w(table: np.ndarray, m: int) -> float:
@@ -54,25 +53,3 @@ def test_local_four_party_strategies_enumerated() -> None:
         device = LocalFourPartyDevice(strategy)
         outputs = device.measure(grid)
         assert np.array_equal(outputs, strategy[np.arange(4), grid])
-
-
-def test_signalling_detector_accepts_quantum_devices_and_catches_a_signalling_box() -> None:
-    """No-signaling holds for the devices (p > 1e-3); a box whose Bob copies Alice's setting bit is caught."""
-    rng = np.random.default_rng(3)
-    for device, counts in [(ChainedBellDevice(3, 0.05, seed=4), (3, 4)), (FourPartyDevice(0.05, seed=5), (2, 2, 2, 2))]:
-        inputs = np.stack([rng.integers(0, c, 2 * 10**5) for c in counts], axis=1)
-        assert not signalling_test(inputs, device.measure(inputs), counts).signals(1e-3)
-
-    class SignallingBox(TabulatedBox):
-        setting_counts = (2, 2)
-
-    grid = setting_grid((2, 2))
-    table = np.zeros((4, 4))
-    for s, (x, _) in enumerate(grid):
-        # Alice uniform, Bob's bit is 1 with probability 0.5 + 0.02 (2x - 1): a small signal
-        pb1 = 0.5 + 0.02 * (2 * x - 1)
-        for a, b in itertools.product((0, 1), repeat=2):
-            table[s, a + 2 * b] = 0.5 * (pb1 if b else 1 - pb1)
-    inputs = np.stack([rng.integers(0, 2, 2 * 10**5) for _ in range(2)], axis=1)
-    result = signalling_test(inputs, SignallingBox(table, seed=6).measure(inputs), (2, 2))
-    assert result.signals(1e-3) and result.worst_party == 1

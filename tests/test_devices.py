@@ -141,3 +141,31 @@ def test_fake_ibm_backend_runs_offline_and_is_noisier_than_ideal() -> None:
     sigma = np.sqrt(ideal * (1 - ideal) / counts["support"])
     assert observed > ideal + SIGMAS * sigma
     assert counts["key_errors"] > 0
+
+
+def test_exact_mode_never_imports_qiskit_ibm_runtime() -> None:
+    """Exact mode runs its circuits without the transpiler, whose plugin discovery imports every
+    installed transpiler plugin package (qiskit-ibm-runtime among them); checked in a fresh
+    interpreter on a whole seeded DI-QKD run."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from protocols.cli import main; main(['qkd', '--seed', '1', '--rounds', '20000']); "
+              "print('runtime imported' if 'qiskit_ibm_runtime' in sys.modules else 'runtime not imported')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().endswith("runtime not imported"), done.stdout + done.stderr
+
+
+def test_provenance_of_emulated_devices() -> None:
+    """Every device says where its outcomes come from, and that an emulation is not hardware."""
+    from qdevices import LocalChainedDevice
+
+    shots = ChainedBellDevice(2, backend="aer-shots", seed=1)
+    shots.measure(uniform_inputs(shots.setting_counts, 100, seed=2))
+    cases = [(ChainedBellDevice(2, seed=1), "exact", "aer-exact"), (shots, "aer-shots", "aer-shots"),
+             (LocalChainedDevice.optimal(2), "table", "chained-local")]
+    for device, execution, backend in cases:
+        provenance = device.provenance
+        assert (provenance["execution"], provenance["backend"]) == (execution, backend)
+        assert provenance["hardware"] is False and provenance["emulation"].startswith("emulation, not hardware")
+    assert shots.provenance["layout"] == [0, 1] and len(shots.provenance["job_ids"]) >= 1

@@ -78,13 +78,36 @@ def test_qkd_report_on_a_fake_backend_records_backend_layout_calibration(capsys)
 def test_hardware_path_sends_one_job_with_equal_shots() -> None:
     """``simulated=False`` is the code path of ``ibm:NAME``: no simulator seed, every component in
     one job (the executor sampler rejects unequal shots, so this fails if they differ)."""
-    execution = runtime_execution(fake_provider.FakeSherbrooke(), simulated=False)
+    execution = runtime_execution(fake_provider.FakePerth(), simulated=False)  # small: the job rebuilds its noise model
     assert execution.seed_sampler is None and execution.details["hardware"] is True
     device = ChainedBellDevice(2, 0.3, backend=execution, seed=4)  # 1 + 4 noise components
     inputs = np.stack([np.arange(400) % 2, np.arange(400) % 3], axis=1)
     outputs = device.measure(inputs)
     assert outputs.shape == (400, 2) and set(np.unique(outputs)) <= {0, 1}
     assert len(execution.job_ids) == 1
+
+
+def test_provenance_of_fake_and_hardware_executions() -> None:
+    """Each device states its backend, mode, layout, calibration and job ids; fake modes say
+    they are an emulation, the hardware path does not."""
+    backend = fake_provider.FakePerth()
+    stamp = backend.properties().last_update_date.isoformat()
+    shots = ChainedBellDevice(2, backend="fake:perth", seed=5)
+    shots.measure(np.stack([np.arange(60) % 2, np.arange(60) % 3], axis=1))
+    exact = ChainedBellDevice(2, backend="fake-exact:perth", seed=5)
+    hardware = ChainedBellDevice(2, backend=runtime_execution(backend, simulated=False), seed=5)
+    for device, execution in [(shots, "fake-shots"), (exact, "fake-exact"), (hardware, "ibm-hardware")]:
+        provenance = device.provenance
+        assert provenance["backend"] == backend.name and provenance["execution"] == execution
+        assert provenance["calibration"] == stamp and len(provenance["layout"]) == 2
+        assert provenance["hardware"] is (execution == "ibm-hardware")
+        if execution == "ibm-hardware":
+            assert provenance["emulation"] is None
+        else:
+            assert provenance["emulation"].startswith("emulation, not hardware")
+    assert shots.provenance["job_ids"] == shots.execution.job_ids and len(shots.provenance["job_ids"]) == 1
+    assert exact.provenance["job_ids"] == []
+    json.dumps(shots.provenance)
 
 
 def test_runtime_sampler_has_no_twirling_or_decoupling() -> None:

@@ -4,6 +4,13 @@ Chained device: ``<W>`` over the support of ``Q`` (paper 000 eqs. (4)-(6)) and t
 the key pair ``(0, M)``, each with the ideal value of eq. (26) and ``xi/2``. Four-party device:
 the Bell sum of paper 004 eq. (5), estimated as the sum over settings of the frequency of
 violating outcomes, with its ideal value ``4 xi``.
+
+Both reports carry the no-signalling test of :mod:`protocols.bell.signalling` on the same
+rounds (chi-square homogeneity of each party's outcomes across the other parties' settings,
+Bonferroni-corrected smallest p-value, flagged at ``SIGNALLING_SIGNIFICANCE``). The protocols'
+certificates assume no-signalling between the parties; an emulation satisfies it by
+construction, but on one chip (fake or real IBM backend) nothing enforces it, so this is the
+check a user can make of a device before trusting a Bell value from it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from . import EXIT_OK
 from .arguments import add_backend_argument, positive_int, unit_interval
 from .output import print_json
 from .run_control import add_run_control_arguments, restore_run_arguments, run_control
+
+#: Significance level at which the no-signalling test flags a device as signalling.
+SIGNALLING_SIGNIFICANCE = 1e-3
 
 #: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
 RUN_OPTIONS = ("kind", "settings", "noise", "rounds", "backend", "seed")
@@ -56,6 +66,23 @@ def _measure(device, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, 
     return run.inputs, run.outputs, run.to_dict()
 
 
+def signalling_report(inputs: np.ndarray, outputs: np.ndarray, setting_counts: tuple[int, ...]) -> dict:
+    """The no-signalling test of the run's rounds (:func:`protocols.bell.signalling.signalling_test`)."""
+    from protocols.bell.signalling import signalling_test
+
+    test = signalling_test(inputs, outputs, setting_counts)
+    tested = test.tests > 0
+    return {
+        "p_value": float(test.p_value) if tested else None,
+        "tests": test.tests,
+        "significance": SIGNALLING_SIGNIFICANCE,
+        "signals": bool(test.signals(SIGNALLING_SIGNIFICANCE)) if tested else None,
+        "worst_party": test.worst_party if tested else None,
+        "worst_setting": test.worst_setting if tested else None,
+        "method": "chi-square homogeneity per party and setting, Bonferroni-corrected (protocols.bell.signalling)",
+    }
+
+
 def _chained_report(args: argparse.Namespace) -> dict:
     from qdevices import ChainedBellDevice
     from protocols.bell.chained import chained_statistics, quantum_bell_value
@@ -78,6 +105,7 @@ def _chained_report(args: argparse.Namespace) -> dict:
         "key_error_rate_standard_error": stats.key_error_standard_error,
         "key_error_rate_ideal": args.noise / 2,
         "key_rounds": stats.key_rounds,
+        "no_signalling_test": signalling_report(inputs, outputs, device.setting_counts),
         "device_run": device_run,
     }
 
@@ -107,6 +135,7 @@ def _four_party_report(args: argparse.Namespace) -> dict:
         "bell_value": estimated_bell_sum(inputs, outputs),
         "bell_value_ideal": 4 * args.noise,
         "local_bound": 2.0,
+        "no_signalling_test": signalling_report(inputs, outputs, device.setting_counts),
         "device_run": device_run,
     }
 
@@ -128,5 +157,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"four-party device  xi={report['noise']}  backend={report['backend']}  rounds={report['rounds']}")
         print(f"  Bell sum (eq. 5) = {report['bell_value']:.6f}   (ideal {report['bell_value_ideal']:.6f}, local bound 2)")
+    test = report["no_signalling_test"]
+    if test["tests"]:
+        verdict = "SIGNALS" if test["signals"] else "consistent with no-signalling"
+        print(f"  no-signalling test: p = {test['p_value']:.3g} over {test['tests']} chi-square tests "
+              f"(Bonferroni), {verdict} at {test['significance']:g}")
+    else:
+        print("  no-signalling test: too few rounds for any chi-square test")
     print(f"  {report['seconds']} s")
     return EXIT_OK
