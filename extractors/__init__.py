@@ -2,11 +2,18 @@
 
 Pure functions on bits, no physics; nothing here imports ``qdevices`` or ``protocols``.
 Bit conventions (MSB-first bytes and words) are in :mod:`extractors.bits`; every error bound
-is a statistical (trace) distance, half the ``||.||_1`` of paper 004 eq. (3).
+is a statistical (trace) distance, half the ``||.||_1`` of paper 004 eq. (3), except in
+:mod:`extractors.models` (the certificates' extractor models), which work in ``||.||_1``.
 """
 
 from extractors.bits import as_bits, pack_bits, read_bits, unpack_bits, write_bits
 from extractors.errors import ExtractorInputError, InsufficientEntropyError
+from extractors.models import (
+    CyclicShiftExtractor,
+    PolynomialHashExtractor,
+    ThreeSourceByConcatenation,
+    TwoSourceExtractorModel,
+)
 from extractors.polynomial_hash import (
     PolynomialHashParameters,
     polynomial_hash_extract,
@@ -40,6 +47,10 @@ from extractors.two_source import (
 
 __all__ = [
     "ArrayWordSource",
+    "CyclicShiftExtractor",
+    "PolynomialHashExtractor",
+    "ThreeSourceByConcatenation",
+    "TwoSourceExtractorModel",
     "ExtractorInputError",
     "FileWordSource",
     "InsufficientEntropyError",

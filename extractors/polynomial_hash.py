@@ -42,7 +42,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from extractors.bits import as_bits
 from extractors.errors import ExtractorInputError, require_integer
@@ -81,7 +80,10 @@ def _reduce(product: np.ndarray, degree: int) -> np.ndarray:
 
 
 def _multiply(left: np.ndarray, right: np.ndarray, degree: int) -> np.ndarray:
-    """Field product of coefficient arrays (low degree first); ``right`` broadcasts over rows."""
+    """Field product of coefficient arrays (low degree first); ``right`` broadcasts over rows.
+    (``scipy.signal`` is imported here: it takes seconds to import and planning never needs it.)"""
+    from scipy.signal import fftconvolve
+
     product = fftconvolve(left.astype(np.float64), np.broadcast_to(
         right.astype(np.float64), left.shape), axes=-1)
     return _reduce(np.rint(product).astype(np.int64), degree)

@@ -101,7 +101,8 @@ def test_local_device_never_gets_bits() -> None:
     for strategy in LocalFourPartyDevice.all_strategies()[[0, 77, 255]]:
         result = run_protocol1(LocalFourPartyDevice(strategy, seed=1),
                                named_source("iid-high", 0.0, Randomness(seed=2)), 10**5,
-                               delta=0.001, error=0.5, extractor=EXTRACTOR, output_bits=1)
+                               delta=0.001, error=0.5, extractor=EXTRACTOR, output_bits=1,
+                               certificate="paper")
         assert result.status == STATUS_ABORTED and result.output is None
 
 
@@ -111,13 +112,13 @@ def test_planned_runs_certify_with_the_ideal_device() -> None:
     result = run_protocol1(FourPartyDevice(0.0, seed=3),
                            named_source("uniform", 0.0, Randomness(seed=4)),
                            plan.required_runs, delta=0.0, error=1e-2, extractor=EXTRACTOR,
-                           output_bits=4)
+                           output_bits=4, certificate="paper")
     assert result.status == STATUS_CERTIFIED and result.output.size == 4
     assert result.certificate.error_bound <= 1e-2
     short = run_protocol1(FourPartyDevice(0.0, seed=3),
                           named_source("uniform", 0.0, Randomness(seed=4)),
                           plan.required_runs // 2, delta=0.0, error=1e-2, extractor=EXTRACTOR,
-                          output_bits=4)
+                          output_bits=4, certificate="paper")
     assert short.status == STATUS_NOT_CERTIFIED and short.output is None
     assert short.required_runs == plan.required_runs
 
@@ -146,7 +147,7 @@ def test_cyclic_shift_certificate_plans_and_runs() -> None:
     result = run_protocol1(FourPartyDevice(0.0, seed=5),
                            named_source("steer-untested", 0.0, Randomness(seed=6)),
                            plan.required_runs, delta=0.0, error=0.05, extractor=extractor,
-                           output_bits=2)
+                           output_bits=2, certificate="paper")
     assert result.status == STATUS_CERTIFIED and result.output.size == 2
 
 

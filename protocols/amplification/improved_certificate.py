@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import rel_entr
 
-from extractors.polynomial_hash import polynomial_hash_parameters
-
-from protocols.amplification.certificate import (MAX_PLANNED_RUNS, CertificateInputError,
-                                                 Log2ErrorBound, check_error, check_output_bits,
-                                                 check_runs, min_setting_probability,
-                                                 smallest_meeting_runs)
+from extractors.models import CyclicShiftExtractor, PolynomialHashExtractor, cyclic_length
+from protocols.amplification.certificate_base import (MAX_PLANNED_RUNS, CertificateInputError,
+                                                      Log2ErrorBound, check_error,
+                                                      check_output_bits, check_runs,
+                                                      min_setting_probability,
+                                                      smallest_meeting_runs)
 from protocols.bell.four_party import check_delta
 from qdevices.sources import check_sv_eps as check_eps
 
@@ -57,14 +56,6 @@ ASSUMPTIONS = ("A1/A2 of paper 004 (eps-SV settings and seed, eqs. (57)-(59), (1
                "time-ordered no-signalling jointly among the four components and Eve "
                "(used in paper 004 eq. (82) and Lemma 18, not implied by its stated conditions)",
                "t independent of x given (z, u, e) (eq. (117))")
-
-
-@lru_cache(maxsize=512)
-def cyclic_length(x_length: int) -> int:
-    """``L = next_cyclic_length(4n)``: the cyclic shift's input length (prime, 2 primitive)."""
-    from extractors.primes import next_cyclic_length
-
-    return next_cyclic_length(x_length)
 
 
 def per_run_entropy(bell_bound: float, eps: float) -> float:
@@ -96,13 +87,13 @@ def log2_bad_term(runs: int, delta: float, threshold: float) -> float:
     return 1.0 + float(np.logaddexp2.reduce(exponents))
 
 
-def log2_extractor_error(x_length: int, x_entropy: float, eps: float, output_bits: int) -> float:
-    """log2 of the cyclic-shift L1 error ``(m + 1 + L log2(1 + 4 eps**2) - G)/2``; ``+inf`` when
-    ``m > L - 1`` (the extractor has at most ``L - 1`` output bits)."""
-    length = cyclic_length(x_length)
-    if output_bits > length - 1:
-        return math.inf
-    return (output_bits + 1 + length * math.log2(1.0 + 4.0 * eps**2) - x_entropy) / 2.0
+CYCLIC_SHIFT = CyclicShiftExtractor()
+POLYNOMIAL_HASH = PolynomialHashExtractor()
+log2_extractor_error = CYCLIC_SHIFT.log2_collision_error
+"""log2 of the cyclic-shift L1 error ``(m + 1 + L log2(1 + 4 eps**2) - G)/2`` (``+inf`` when
+``m > L - 1``): :meth:`extractors.models.CyclicShiftExtractor.log2_collision_error`."""
+EXTRACTOR_MODELS = {EXTRACTOR: CYCLIC_SHIFT, SHORT_SEED_EXTRACTOR: POLYNOMIAL_HASH}
+"""The extractor that runs, by the certificate's ``extractor`` field."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +134,7 @@ def _certificate(runs: int, eps: float, delta: float, output_bits: int, s: float
     entropy = runs * per_run
     counts = math.floor(delta * runs) + 1
     if extractor == "polynomial-hash":
-        hashing = polynomial_hash_parameters(x_length, entropy, eps, output_bits)
+        hashing = POLYNOMIAL_HASH.parameters(x_length, entropy, eps, output_bits)
         log2_ext, length, degree = hashing.log2_l1_error, hashing.seed_bits, hashing.field_degree
         name = SHORT_SEED_EXTRACTOR
     else:
@@ -241,12 +232,12 @@ def _plan_one(output_bits: int, error: float, eps: float, delta: float, extracto
 
 
 def plan_protocol1_improved(output_bits: int, error: float, eps: float, delta: float,
-                            extractors: tuple[str, ...] = ("cyclic-shift",)) -> ImprovedPlan:
+                            extractors: tuple[str, ...] = EXTRACTORS) -> ImprovedPlan:
     """Smallest ``n`` with ``d_comp p(ACC) <= error`` by :func:`smallest_meeting_runs`, for each of
-    ``extractors`` (pass :data:`EXTRACTORS` to consider both); the plan is the one with the
-    smallest ``n`` (ties: the first listed). The default is the cyclic shift alone because
-    :func:`protocols.amplification.protocol1.run_protocol1` runs only that extractor. The answer
-    is re-certified, so it does not rely on monotonicity in ``n``."""
+    ``extractors`` (default: all of :data:`EXTRACTORS`); the plan is the one with the smallest
+    ``n`` (ties: the first listed), and
+    :func:`protocols.amplification.protocol1.run_protocol1` runs the extractor its certificate
+    picks. The answer is re-certified, so it does not rely on monotonicity in ``n``."""
     output_bits, error = check_output_bits(output_bits), check_error(error)
     eps, delta = check_eps(eps), check_delta(delta)
     if not extractors:

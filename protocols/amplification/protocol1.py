@@ -3,11 +3,13 @@
 1. The eps-SV source chooses the settings ``u_1..u_n`` (4 bits a run); the device answers
    ``x_1..x_n``.
 2. Test: accept iff ``L_n = (1/n) sum_i B(x_i, u_i) <= delta`` (eqs. (63)-(64)).
-3. On acceptance, a two-source extractor is applied to ``x`` (``4n`` bits) and further SV bits
-   ``t``.
+3. On acceptance, a two-source extractor (or the short-seed polynomial hash) is applied to ``x``
+   (``4n`` bits) and further SV bits ``t``.
 
-Bits are output only when the certificate of :mod:`protocols.amplification.certificate` bounds
-``d_comp p(ACC)`` (eq. (112)) by the requested error. The certificate depends only on
+Bits are output only when the certificate (by default the improved chain of
+:mod:`protocols.amplification.improved_certificate`, which also picks the extractor; or paper
+004's chain, :mod:`protocols.amplification.certificate`) bounds ``d_comp p(ACC)`` (eq. (112)) by
+the requested error. The certificate depends only on
 ``(n, eps, delta, m)``, so it is computed before the device runs; rounds are streamed in chunks
 and the device outputs are kept (packed, ``n/2`` bytes) only when they will be extracted, or
 (with a :class:`qdevices.jobs.RunControl`) all settings are drawn first and measured in
@@ -17,20 +19,20 @@ recorded data (:mod:`protocols.amplification.records`) alike.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 
-from protocols.amplification.certificate import (ProtocolICertificate, TwoSourceExtractorModel,
-                                                 certify_protocol1, check_error, check_runs,
+from extractors.models import CyclicShiftExtractor, TwoSourceExtractorModel
+from protocols.amplification.certificate import (ProtocolICertificate, certify_protocol1,
                                                  failure_reason, largest_certified_output,
-                                                 largest_meeting_output,
                                                  plan_protocol1)
-from protocols.amplification.improved_certificate import (ImprovedProtocolICertificate,
+from protocols.amplification.certificate_base import (check_error, check_runs,
+                                                      largest_meeting_output)
+from protocols.amplification.improved_certificate import (EXTRACTOR_MODELS, EXTRACTORS,
+                                                          ImprovedProtocolICertificate,
                                                           certify_protocol1_improved,
                                                           plan_protocol1_improved)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
@@ -47,46 +49,6 @@ MAX_JOB_RUNS = 1 << 25
 
 class AmplificationInputError(ValueError):
     """A Protocol I run cannot proceed with the given input (the message says why)."""
-
-
-@lru_cache(maxsize=256)
-def _cyclic_length(x_length: int) -> int:
-    from extractors.primes import next_cyclic_length
-
-    return next_cyclic_length(x_length)
-
-
-class CyclicShiftExtractor:
-    """The Dodis-Elbaz-Oliveira-Raz cyclic-shift two-source extractor (``extractors.two_source``)
-    as the Protocol I certificate's explicit substitute for paper 004's Lemma 5 (i).
-
-    ``x`` (``4n`` device bits) is zero-padded to ``L = next_cyclic_length(4n)`` (padding keeps its
-    min-entropy); ``t`` is ``L`` SV bits. The error is the classical bound of
-    :mod:`extractors.bounds` (rank deficiency 1), converted to the L1 norm of paper 004
-    eqs. (3) and (84): ``||.||_1 = 2 x`` statistical distance. Classical side information is
-    all the certificate needs: Prop. 16 pays for no-signaling side information with ``|S|``.
-    """
-
-    name = "cyclic-shift (Dodis et al. 2004, classical bound)"
-
-    def t_length(self, x_length: int) -> int:
-        return _cyclic_length(x_length)
-
-    def log2_error(self, x_length: int, x_entropy: float, t_length: int, t_entropy: float,
-                   output_bits: int) -> float:
-        from extractors.bounds import classical_log2_error
-        from extractors.two_source import CYCLIC_SHIFT_RANK_DEFICIENCY
-
-        length = max(self.t_length(x_length), t_length)
-        if output_bits > length - 1:
-            return math.inf
-        return 1.0 + classical_log2_error(length, x_entropy, t_entropy, output_bits,
-                                          CYCLIC_SHIFT_RANK_DEFICIENCY)
-
-    def extract(self, x: np.ndarray, t: np.ndarray, output_bits: int) -> np.ndarray:
-        from extractors.two_source import cyclic_shift_extract, zero_pad
-
-        return cyclic_shift_extract(zero_pad(x, t.size), t, output_bits)
 
 
 def default_delta(noise: float, eps: float) -> float:
@@ -135,6 +97,7 @@ class AmplificationResult(AmplificationOutput):
             "delta": self.bell_test.delta,
             "violations": self.bell_test.violations,
             "output_bits": self.output_bits,
+            "extractor": self.certificate.extractor,
             "requested_error": self.requested_error,
             "error_bound": self.certificate.error_bound,
             "log2_error_bound": self.certificate.log2_error_bound,
@@ -144,9 +107,12 @@ class AmplificationResult(AmplificationOutput):
 
 
 CERTIFICATE_CHAINS = ("improved", "paper")
-"""``"paper"``: paper 004's Theorem 20 chain (:mod:`protocols.amplification.certificate`);
-``"improved"``: docs/amplification_improved_certificate.md
-(:mod:`protocols.amplification.improved_certificate`, cyclic-shift extractor only)."""
+"""``"improved"`` (the default): docs/amplification_improved_certificate.md
+(:mod:`protocols.amplification.improved_certificate`), which compares the cyclic shift and the
+short-seed polynomial hash and runs the one that certifies more (:func:`_certificate_for`);
+``"paper"``: paper 004's Theorem 20 chain (:mod:`protocols.amplification.certificate`) with the
+given two-source extractor."""
+DEFAULT_CERTIFICATE = "improved"
 
 
 def _check_chain(certificate: str, extractor: TwoSourceExtractorModel) -> str:
@@ -154,24 +120,50 @@ def _check_chain(certificate: str, extractor: TwoSourceExtractorModel) -> str:
         raise AmplificationInputError(f"certificate must be one of {CERTIFICATE_CHAINS}, "
                                       f"got {certificate!r}")
     if certificate == "improved" and not isinstance(extractor, CyclicShiftExtractor):
-        raise AmplificationInputError(f"certificate='improved' needs the cyclic-shift extractor, "
-                                      f"got {getattr(extractor, 'name', extractor)!r}")
+        raise AmplificationInputError(f"certificate='improved' chooses its own extractor (pass the "
+                                      f"cyclic-shift model), got "
+                                      f"{getattr(extractor, 'name', extractor)!r}")
     return certificate
+
+
+def _best_improved(certify: Callable[[str], ImprovedProtocolICertificate]
+                   ) -> ImprovedProtocolICertificate:
+    """The certificate with the smallest bound over :data:`EXTRACTORS` (ties: the first listed)."""
+    return min((certify(name) for name in EXTRACTORS), key=lambda c: c.log2_error_bound)
+
+
+def _largest_improved(runs: int, eps: float, delta: float, error: float
+                      ) -> ImprovedProtocolICertificate:
+    """Over :data:`EXTRACTORS`, the certificate of the largest ``m`` meeting ``error`` (ties: the
+    smaller bound, then the first listed)."""
+    found = [largest_meeting_output(
+        lambda bits, name=name: certify_protocol1_improved(runs, eps, delta, bits, extractor=name),
+        error, 4 * runs) for name in EXTRACTORS]
+    return min(found, key=lambda item: (-item[0], item[1].log2_error_bound))[1]
 
 
 def _certificate_for(runs: int, eps: float, delta: float, error: float,
                      output_bits: int | None, extractor: TwoSourceExtractorModel,
-                     certificate: str = "paper"
+                     certificate: str = DEFAULT_CERTIFICATE
                      ) -> ProtocolICertificate | ImprovedProtocolICertificate:
-    """The chosen chain's certificate; ``output_bits=None``: the largest certified ``m``."""
+    """The chosen chain's certificate; ``output_bits=None``: the largest certified ``m``. The
+    improved chain takes the better of its extractors (its ``extractor`` field names it)."""
     if _check_chain(certificate, extractor) == "improved":
         if output_bits is None:
-            return largest_meeting_output(
-                lambda bits: certify_protocol1_improved(runs, eps, delta, bits), error, 4 * runs)[1]
-        return certify_protocol1_improved(runs, eps, delta, output_bits)
+            return _largest_improved(runs, eps, delta, error)
+        return _best_improved(lambda name: certify_protocol1_improved(runs, eps, delta, output_bits,
+                                                                      extractor=name))
     if output_bits is None:
         return largest_certified_output(runs, error, eps, delta, extractor)[1]
     return certify_protocol1(runs, eps, delta, output_bits, extractor)
+
+
+def _running_extractor(certificate: ProtocolICertificate | ImprovedProtocolICertificate,
+                       extractor: TwoSourceExtractorModel) -> TwoSourceExtractorModel:
+    """The extractor the certificate covers: the improved chain's own choice, else ``extractor``."""
+    if isinstance(certificate, ImprovedProtocolICertificate):
+        return EXTRACTOR_MODELS[certificate.extractor]
+    return extractor
 
 
 def _not_certified(certificate: ProtocolICertificate | ImprovedProtocolICertificate,
@@ -180,7 +172,7 @@ def _not_certified(certificate: ProtocolICertificate | ImprovedProtocolICertific
     """``(required_runs, reason)`` for a certificate that does not meet ``error``, from the
     planner of the same chain."""
     if isinstance(certificate, ImprovedProtocolICertificate):
-        plan = plan_protocol1_improved(requested, error, eps, delta)
+        plan = plan_protocol1_improved(requested, error, eps, delta, extractors=EXTRACTORS)
         reason = (f"improved chain: d_comp p(ACC) <= 2^{certificate.log2_error_bound:.2f} "
                   f"> error = {error:g}")
     else:
@@ -235,7 +227,8 @@ def conclude_protocol1(violations: int, packed_outputs: np.ndarray | None,
         raise AmplificationInputError("packed_outputs must hold the device bits when the "
                                       "certificate meets the error, got None")
     x = np.unpackbits(packed_outputs, count=4 * runs)
-    output = extractor.extract(x, t_bits(certificate.t_length), certificate.output_bits)
+    output = _running_extractor(certificate, extractor).extract(
+        x, t_bits(certificate.t_length), certificate.output_bits)
     return AmplificationResult(status=STATUS_CERTIFIED, output=output, required_runs=runs,
                                reason="", **common)
 
@@ -243,7 +236,7 @@ def conclude_protocol1(violations: int, packed_outputs: np.ndarray | None,
 def post_process_runs(settings: np.ndarray, outputs: np.ndarray, delta: float, error: float,
                       extractor: TwoSourceExtractorModel, t_bits: Callable[[int], np.ndarray],
                       provenance: Provenance, output_bits: int | None = None,
-                      certificate: str = "paper") -> AmplificationResult:
+                      certificate: str = DEFAULT_CERTIFICATE) -> AmplificationResult:
     """Protocol I steps 2-3 on all ``n`` runs at once: ``settings`` and ``outputs`` are ``(n, 4)``
     0/1 arrays (recorded data, or a run measured in jobs). Certificate first (it depends only
     on ``(n, eps, delta, m)``, chain ``certificate``: :data:`CERTIFICATE_CHAINS`), then
@@ -276,7 +269,7 @@ def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: floa
                   extractor: TwoSourceExtractorModel, output_bits: int | None = None,
                   chunk_runs: int = DEFAULT_CHUNK_RUNS,
                   progress: Callable[[int], None] | None = None,
-                  control: RunControl | None = None, certificate: str = "paper"
+                  control: RunControl | None = None, certificate: str = DEFAULT_CERTIFICATE
                   ) -> AmplificationResult:
     """Run Protocol I on ``device`` (``measure((N, 4) settings) -> (N, 4) outputs``) with
     settings and extractor bits from the SV ``source``.

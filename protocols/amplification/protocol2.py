@@ -13,7 +13,7 @@ M_j, e)`` (Sec. VI) and the published Bell counts ``c = (c_1, c_j)`` (every repo
 ``L`` values, as Protocol I does):
 
 1. Per device, Props. 24-25 (the analogues of Lemma 18 / Prop. 19 with ``u -> (u, v_j, M_j)``):
-   the Protocol I quantities of :mod:`protocols.amplification.certificate` (Azuma ``eps_Az``,
+   the Protocol I quantities of :mod:`protocols.amplification.paper_device_terms` (Azuma ``eps_Az``,
    Lemmas 9-12 with the run-time LP of Lemma 11, the factor ``floor(delta n) + 1`` for the
    published count) give ``sum_M q(M) sum_c1 max_{x in ACC1, c1} q(x|M) <= delta_1`` and the same for
    ``y_j``.
@@ -73,15 +73,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from protocols.amplification.protocol1 import (DEFAULT_CHUNK_RUNS, STATUS_ABORTED, STATUS_CERTIFIED,
-                                     STATUS_NOT_CERTIFIED, CyclicShiftExtractor)
-from protocols.amplification.certificate import (MAX_PLANNED_RUNS, CertificateInputError,
-                                                 DeviceTerms, _best_entropy_threshold,
-                                                 _gamma_terms, _log2_sum, _optimise_delta_az,
-                                                 check_error, check_output_bits, check_runs,
-                                                 failure_reason, largest_bell_bound,
-                                                 largest_meeting_output, smallest_meeting_runs,
-                                                 sv_min_entropy_per_bit)
+from extractors.models import ThreeSourceByConcatenation
+from protocols.amplification.certificate import failure_reason
+from protocols.amplification.certificate_base import (MAX_PLANNED_RUNS, CertificateInputError,
+                                                      check_error, check_output_bits, check_runs,
+                                                      largest_meeting_output, log2_sum,
+                                                      smallest_meeting_runs,
+                                                      sv_min_entropy_per_bit)
+from protocols.amplification.paper_device_terms import (DeviceTerms, best_entropy_threshold,
+                                                        gamma_terms, largest_bell_bound,
+                                                        optimise_delta_az)
+from protocols.amplification.protocol1 import (DEFAULT_CHUNK_RUNS, STATUS_ABORTED,
+                                               STATUS_CERTIFIED, STATUS_NOT_CERTIFIED)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
 from protocols.results import AmplificationOutput
 from qdevices.sources import check_sv_eps as check_eps
@@ -107,43 +110,6 @@ def log2_de_finetti(runs: int, blocks: int, eps: float) -> float:
     return math.nextafter(value, math.inf)
 
 
-class ThreeSourceByConcatenation:
-    """``Ext3(t, x, y_j) = Ext2(t, x || y_j)`` (:mod:`extractors.three_source`), the cyclic-shift
-    two-source extractor on ``t`` and the ``8n`` device bits ``x || y_j``, padded to
-    ``L = next_cyclic_length(8n)``; ``t`` is ``L`` SV bits.
-
-    ``log2_error`` takes the per-device length ``4n`` and min-entropy ``k`` (the product of the two
-    conditional boxes has min-entropy ``2k``) so that Protocol I's optimiser of ``k`` applies.
-    """
-
-    name = "three-source by concatenation: cyclic shift on (t, x || y_j), classical bound"
-
-    def __init__(self) -> None:
-        self._pair = CyclicShiftExtractor()
-
-    def t_length(self, device_bits: int) -> int:
-        return self._pair.t_length(2 * device_bits)
-
-    def log2_error(self, device_bits: int, device_entropy: float, t_length: int,
-                   t_entropy: float, output_bits: int) -> float:
-        """log2 of the L1 error (twice the statistical distance of :mod:`extractors.bounds`)."""
-        return self._pair.log2_error(2 * device_bits, 2 * device_entropy, t_length, t_entropy,
-                                     output_bits)
-
-    def extract(self, x: np.ndarray, y: np.ndarray, t: np.ndarray,
-                certificate: ProtocolIICertificate) -> np.ndarray:
-        """The certified output; :func:`extractors.three_source.three_source_parameters` checks
-        the certificate's claims (min-entropies, error) again before extracting."""
-        from extractors.three_source import three_source_extract, three_source_parameters
-
-        k = certificate.device_min_entropy
-        statistical = 2.0 ** (certificate.log2_extractor_error - 1.0) * (1.0 + 1e-9)
-        parameters = three_source_parameters(
-            certificate.t_length, certificate.t_min_entropy, x.size, k, y.size, k,
-            error=min(statistical, 0.5), output_length=certificate.output_bits)
-        return three_source_extract(t, x, y, parameters)
-
-
 EXTRACTOR = ThreeSourceByConcatenation()
 
 
@@ -166,7 +132,7 @@ class ProtocolIICertificate(DeviceTerms):
     @property
     def log2_device_terms(self) -> float:
         """``log2(e_ext + 4 * 2**k delta_1)``: the part that more blocks cannot reduce."""
-        return _log2_sum(self.log2_extractor_error, self.log2_markov_term)
+        return log2_sum(self.log2_extractor_error, self.log2_markov_term)
 
 
 def certify_protocol2(runs: int, blocks: int, eps: float, delta: float, output_bits: int,
@@ -182,11 +148,11 @@ def certify_protocol2(runs: int, blocks: int, eps: float, delta: float, output_b
     index_bits = blocks.bit_length() - 1
 
     def build(delta_az_value: float) -> ProtocolIICertificate:
-        g = _gamma_terms(runs, eps, delta, delta_az_value)
+        g = gamma_terms(runs, eps, delta, delta_az_value)
         # Two devices: q(bad, ACC) <= 2 * 2^k delta_1, so the Markov term is 2 * (2 delta_1) 2^k.
-        k, log2_ext, log2_markov = _best_entropy_threshold(
+        k, log2_ext, log2_markov = best_entropy_threshold(
             g["log2_delta1"] + 1.0, device_bits, t_length, t_entropy, output_bits, EXTRACTOR)
-        log2_d = _log2_sum(log2_ext, log2_markov, 1.0 + log2_lemma13)
+        log2_d = log2_sum(log2_ext, log2_markov, 1.0 + log2_lemma13)
         return ProtocolIICertificate(
             runs=runs, blocks=blocks, eps=eps, delta=delta, output_bits=output_bits,
             delta_az=delta_az_value, **g, block_index_bits=index_bits, log2_block_probability=index_bits * math.log2(0.5 + eps),
@@ -202,7 +168,7 @@ def certify_protocol2(runs: int, blocks: int, eps: float, delta: float, output_b
         return build(float(delta_az))
     # Only the device and extractor terms depend on delta_Az (and k); scoring them alone keeps
     # the optimiser informative when the Lemma 13 term dominates the total.
-    return _optimise_delta_az(build, largest_bell_bound(eps) - delta,
+    return optimise_delta_az(build, largest_bell_bound(eps) - delta,
                               score=lambda certificate: certificate.log2_device_terms)
 
 
@@ -292,7 +258,7 @@ def plan_protocol2(output_bits: int, error: float, eps: float, delta: float) -> 
     """Sizes ``(n, N2)`` certifying ``output_bits`` at ``d_comp p(ACC) <= error`` (no devices run).
 
     1. ``n_min``: smallest ``n`` whose device and extractor terms alone fit (bisection,
-       :func:`protocols.amplification.certificate.smallest_meeting_runs`); if none up to
+       :func:`protocols.amplification.certificate_base.smallest_meeting_runs`); if none up to
        ``MAX_PLANNED_RUNS`` does, no number of blocks helps and the plan says why.
     2. For each ``n = n_min * f``, ``f`` in :data:`PLAN_RUN_FACTORS`, the fewest blocks
        (:func:`_fewest_blocks`); the pair with the fewest device runs ``n (1 + N2)`` is returned.
@@ -457,6 +423,8 @@ def run_protocol2(first_device: Any, second_device: Any, source: Any, runs: int,
                                 required_blocks=plan.required_blocks, reason=reason, **common)
     x = np.unpackbits(x_packed, count=OUTPUT_BITS_PER_RUN * runs)
     t = source.bits(certificate.t_length)
-    output = EXTRACTOR.extract(x, _block_bits(y_packed, runs, block), t, certificate)
+    output = EXTRACTOR.extract(x, _block_bits(y_packed, runs, block), t, certificate.output_bits,
+                               certificate.device_min_entropy, certificate.t_min_entropy,
+                               certificate.log2_extractor_error)
     return ProtocolIIResult(status=STATUS_CERTIFIED, output=output, required_runs=runs,
                             required_blocks=blocks, reason="", **common)

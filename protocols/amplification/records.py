@@ -15,9 +15,10 @@ Files
     header ``u1,u2,u3,u4,x1,x2,x3,x4``, then one line per run of 8 values 0/1. Blank lines are
     skipped.
 
-    Without ``t`` in the file, give the SV bits with ``--sv-file``. The extractor uses the first
-    ``L = next_cyclic_length(4n)`` bits of ``t`` (:class:`protocols.amplification.
-    CyclicShiftExtractor`); a shorter ``t`` is rejected.
+    Without ``t`` in the file, give the SV bits with ``--sv-file``. The extractor the certificate
+    picks uses the first bits of ``t``: ``L = next_cyclic_length(4n)`` for the cyclic shift
+    (:class:`extractors.models.CyclicShiftExtractor`), ``2b`` for the polynomial hash; a shorter
+    ``t`` is rejected.
 
 What the certificate assumes about the data (and nothing here can check): ``u_1..u_n`` followed
 by ``t`` are consecutive bits of one source satisfying eq. (1) with the claimed ``eps`` (the
@@ -31,16 +32,16 @@ length, a truncated file) raise :class:`AmplificationRecordsError` (a
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from protocols.amplification.protocol1 import (AmplificationResult, Provenance, TwoSourceExtractorModel,
-                                     post_process_runs)
-from protocols.records import RecordsError
+from extractors.models import TwoSourceExtractorModel
+from protocols.amplification.protocol1 import (DEFAULT_CERTIFICATE, AmplificationResult,
+                                               Provenance, post_process_runs)
+from protocols.records import RecordsError, read_npz
 
 PARTIES = 4
 CSV_HEADER = ("u1", "u2", "u3", "u4", "x1", "x2", "x3", "x4")
@@ -151,12 +152,7 @@ def _as_bits(t: np.ndarray) -> np.ndarray:
 
 
 def _read_npz(path: Path):
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise AmplificationRecordsError(f"{path.name}: cannot be read as .npz (truncated or not "
-                                        f"an npz file): {exc}") from None
+    arrays = read_npz(path, AmplificationRecordsError)
     unknown = sorted(set(arrays) - set(NPZ_ARRAYS))
     missing = [name for name in ("u", "x") if name not in arrays]
     if unknown or missing:
@@ -208,32 +204,35 @@ def _read_csv(path: Path):
 def post_process_records(records: AmplificationRecords, eps: float, delta: float,
                          error: float, extractor: TwoSourceExtractorModel,
                          output_bits: int | None = None, t: np.ndarray | None = None,
-                         label: str = "records") -> AmplificationResult:
-    """Protocol I steps 2-3 on recorded runs, with the user's claimed SV parameter ``eps``.
+                         label: str = "records", certificate: str = DEFAULT_CERTIFICATE
+                         ) -> AmplificationResult:
+    """Protocol I steps 2-3 on recorded runs, with the user's claimed SV parameter ``eps`` and
+    the certificate chain ``certificate`` (:data:`protocols.amplification.protocol1.
+    CERTIFICATE_CHAINS`; default improved, as ``bellbox amplify``).
 
     The SV bits ``t`` come from the records or from the ``t`` argument (e.g. an SV file), not
-    both. Its first ``L = extractor.t_length(4n)`` bits are used; a shorter ``t`` is rejected
-    before anything is computed. Without any ``t``, a run whose certificate meets ``error``
-    raises :class:`AmplificationRecordsError` (an aborted or uncertified run needs none).
+    both. The extractor the certificate covers uses the first ``t_length`` bits of ``t`` (``L =
+    next_cyclic_length(4n)`` for the cyclic shift, ``2b`` for the polynomial hash); a shorter
+    ``t``, or none, raises :class:`AmplificationRecordsError` when bits would be extracted
+    (an aborted or uncertified run needs none), before any output exists.
     """
     if records.t is not None and t is not None:
         raise AmplificationRecordsError("t: the records file holds SV bits t and more were "
                                         "given (--sv-file); give them once")
     bits = records.t if records.t is not None else (None if t is None else _as_bits(t))
-    needed = extractor.t_length(4 * records.runs)
-    if bits is not None and bits.size < needed:
-        raise AmplificationRecordsError(
-            f"t has {bits.size} bits, the extractor needs L = {needed} for n = {records.runs} "
-            "runs (x has 4n bits)")
 
     def t_bits(count: int) -> np.ndarray:
         if bits is None:
             raise AmplificationRecordsError(
                 f"t: the certificate covers output bits but there are no SV bits t: add {count}"
                 " SV bits (array t, or '# t=' line) to the records file or give --sv-file")
+        if bits.size < count:
+            raise AmplificationRecordsError(
+                f"t has {bits.size} bits, the extractor needs L = {count} for n = {records.runs}"
+                " runs (x has 4n bits)")
         return bits[:count]
 
     provenance = Provenance(eps=eps, source=f"{label} (claimed eps={eps:g})", secure=True,
                             device={"records": label, "runs": records.runs})
     return post_process_runs(records.settings, records.outputs, delta, error, extractor, t_bits,
-                             provenance, output_bits)
+                             provenance, output_bits, certificate)

@@ -13,11 +13,30 @@ format of :mod:`protocols.amplification.records`; ``t`` from the file or ``--sv-
 all settings are drawn first (at most ``MAX_JOB_RUNS`` runs), and each job has its own device
 stream, so the outcomes differ from a run without these options for the same ``--seed``; a
 resumed run equals the uninterrupted checkpointed run. Protocol II supports neither.
+
+Protocol I on a backend other than ``exact`` (``fake-exact:NAME``, ``fake:NAME``, ``aer-shots``,
+``ibm:NAME``) without ``--delta`` first calibrates the device (:mod:`protocols.amplification.
+calibration`: the backend's exact noisy distribution when it has one, else ``--calibration-runs``
+separate runs of each setting; never the protocol's own runs), then fixes ``delta`` and, without
+``--runs``, ``n`` (planned for ``--bits``, default 64) before the protocol runs; the report's
+``calibration`` field holds the numbers.
+
+``--report FILE`` writes the JSON report (never the output bits) atomically
+(:func:`protocols.files.write_json_atomic`); reports carry ``output_sha256``, the SHA-256 of the
+output bits as written by ``--out``, so two parties can compare outputs without revealing them.
+Key integrity: a checkpointed run stores its report in ``DIR/report.json`` when it finishes;
+``--resume DIR`` of a finished run prints that stored report and extracts nothing again (the
+extractor seed ``t`` would be fresh SV bits, and a second output from the same device data is not
+covered by the certificate); with ``--out`` it refuses (exit 2): the bits are not kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
 
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, positive_int, unit_interval
@@ -26,7 +45,12 @@ from .run_control import add_run_control_arguments, restore_run_arguments, run_c
 
 #: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
 RUN_OPTIONS = ("protocol", "sv_eps", "sv_strategy", "sv_file", "sv_file_format", "runs", "delta",
-               "noise", "error", "bits", "backend", "device", "local_strategy", "seed")
+               "noise", "error", "bits", "backend", "device", "local_strategy", "seed",
+               "certificate")
+#: ``--bits`` default of the plan that fixes ``n`` after a calibration (issue 10's target).
+CALIBRATED_PLAN_BITS = 64
+#: The finished run's report inside a checkpoint directory.
+REPORT_NAME = "report.json"
 
 
 def _number(text: str) -> float:
@@ -56,8 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--blocks", type=positive_int, default=None, metavar="N2",
                         help="blocks N2 of the second device, a power of 2 (Protocol II only)")
     parser.add_argument("--delta", type=_number, default=None, metavar="D",
-                        help="acceptance threshold on L_n (default: 1.1 x the white-noise "
+                        help="acceptance threshold on L_n (default: planned from a calibration on "
+                             "backends other than exact (Protocol I), else 1.1 x the white-noise "
                              "expectation 4 xi (1/2 + eps)^4)")
+    parser.add_argument("--calibration-runs", type=positive_int, default=4000, metavar="R",
+                        help="Protocol I on a backend other than exact, without --delta: runs of "
+                             "each setting that calibrate the Bell value when the backend has no "
+                             "exact distribution (fake-exact:NAME has one); delta and, without "
+                             f"--runs, n (for --bits, default {64}) are then planned from it")
     parser.add_argument("--noise", type=unit_interval, default=0.0, metavar="XI",
                         help="white-noise fraction xi of the quantum device (default 0)")
     parser.add_argument("--error", type=_number, default=2.0**-40, metavar="E",
@@ -72,6 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seed source and device (reproducible, marked seeded (not secure))")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="write the output bits (ASCII 0/1, mode 0600) when certified")
+    parser.add_argument("--report", default=None, metavar="FILE.json",
+                        help="write the JSON report (without the output bits) atomically")
     parser.add_argument("--plan", action="store_true",
                         help="only plan: smallest n (and N2) certifying --bits at --error")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -111,12 +143,22 @@ def _print_certificate(certificate: dict) -> None:
         print(f"  {key:26s}: {value}")
 
 
-def _plan(args: argparse.Namespace, delta: float) -> int:
+def _calibration_line(calibrated) -> str:
+    c = calibrated.calibration
+    return (f"calibration   : {c.method}, Bell average {c.uniform_bell_estimate:.5g} (uniform "
+            f"settings; upper bound {c.uniform_bell_average:.5g}), {c.worst_sv_bell_average:.5g} "
+            f"(worst eps-SV law, upper bound) -> delta = "
+            f"{calibrated.delta:.5g}, n = {calibrated.plan.required_runs}")
+
+
+def _plan(args: argparse.Namespace, delta: float, calibrated=None) -> int:
     from protocols.amplification.protocol1 import CyclicShiftExtractor
     from protocols.amplification.certificate import plan_protocol1
     from protocols.amplification.protocol2 import plan_protocol2
 
-    if args.protocol == 2:
+    if calibrated is not None:
+        plan = calibrated.plan
+    elif args.protocol == 2:
         plan = plan_protocol2(args.bits or 1, args.error, args.sv_eps, delta)
     elif args.certificate == "improved":
         from protocols.amplification.improved_certificate import plan_protocol1_improved
@@ -128,6 +170,9 @@ def _plan(args: argparse.Namespace, delta: float) -> int:
     report = {**plan.to_dict(), "status": "not certified", "mode": "plan",
               "bell_average": None, "requested_bits": plan.output_bits, "output_bits": 0,
               "error_bound": plan.certificate.error_bound}
+    if calibrated is not None:
+        report["calibration"] = calibrated.to_dict()
+        print(_calibration_line(calibrated), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print_json(report)
     else:
@@ -139,17 +184,55 @@ def _plan(args: argparse.Namespace, delta: float) -> int:
                     f"{plan.smallest_runs})")
         print(f"smallest n certifying {plan.output_bits} bits at d_comp p(ACC) <= {args.error:g}"
               f" (eps = {args.sv_eps:g}, delta = {delta:g}): {runs}")
+        if getattr(plan, "runs_by_extractor", ()):
+            print(f"extractor: {plan.extractor} (smallest n by extractor: "
+                  + ", ".join(f"{name} {runs}" for name, runs in plan.runs_by_extractor) + ")")
         if plan.reason:
             print(f"reason: {plan.reason}")
         _print_certificate(plan.certificate.to_dict())
     return EXIT_NO_OUTPUT
 
 
-def _write_bits(path: str, bits) -> None:
-    """ASCII 0/1 bits and a newline, atomically with mode 0600 (:func:`protocols.files.write_atomic`)."""
-    from protocols.files import write_atomic
+def _bits_text(bits) -> bytes:
+    """The ``--out`` file's content: ASCII 0/1 bits and a newline."""
+    return ("".join("1" if b else "0" for b in bits) + "\n").encode()
 
-    write_atomic(path, ("".join("1" if b else "0" for b in bits) + "\n").encode(), secret=True)
+
+def _finished_report(args: argparse.Namespace) -> dict | None:
+    """The stored report of a finished checkpointed run being resumed, else None (module
+    docstring: such a run is never extracted again; ``--out`` is refused)."""
+    if args.resume is None or not (Path(args.resume) / REPORT_NAME).is_file():
+        return None
+    from protocols.errors import BellboxInputError
+    from qdevices.jobs import CheckpointError
+
+    file = Path(args.resume) / REPORT_NAME
+    if args.out is not None:
+        raise BellboxInputError(f"--out: run already finished, report at {file}; the output bits are "
+                                "not kept in the checkpoint and the device data are extracted only once "
+                                "(a second output from them is not covered by the certificate)")
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {str(args.resume)!r}: {REPORT_NAME} cannot be read: "
+                              f"{exc}") from None
+
+
+def _report_finished(args: argparse.Namespace, stored: dict) -> int:
+    """Print (and ``--report``) the stored report of a finished run; nothing is extracted."""
+    from protocols.files import write_json_atomic
+
+    report = {**stored, "extracted": f"earlier: report from {Path(args.resume) / REPORT_NAME}, "
+                                     "not extracted again"}
+    if args.report is not None:
+        write_json_atomic(args.report, report)
+    if args.json:
+        print_json(report)
+    else:
+        print(f"status        : {report['status']} (finished earlier; {report['extracted']})")
+        print(f"output bits   : {report['output_bits']} (sha256 {report.get('output_sha256')})")
+        print(f"d_comp p(ACC) <= 2^{report['log2_error_bound']:.2f}")
+    return EXIT_NO_OUTPUT
 
 
 def _uses_jobs(args: argparse.Namespace) -> bool:
@@ -170,7 +253,7 @@ def _check_mode(args: argparse.Namespace) -> None:
             raise ValueError("--records takes n from the file: do not combine it with --runs, "
                              "--plan, --checkpoint, --resume or --job-rounds")
         return
-    if args.runs is None and not args.plan:
+    if args.runs is None and not args.plan and not _calibrates(args):
         raise ValueError("--runs is required (the number n >= 1 of runs) unless --records or "
                          "--resume is given")
     if args.protocol == 2 and args.blocks is None:
@@ -180,19 +263,39 @@ def _check_mode(args: argparse.Namespace) -> None:
                          "(--protocol 1), got --protocol 2")
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """``--out`` and ``--report`` before any device runs: writable, distinct, never an input."""
+    from protocols.files import check_distinct_outputs, check_output_path
+
+    inputs = (args.records, args.sv_file)
+    check_distinct_outputs({"--out": args.out, "--report": args.report})
+    if args.out is not None:
+        check_output_path(args.out, inputs=inputs, secret=True, option="--out")
+    if args.report is not None:
+        check_output_path(args.report, inputs=inputs, option="--report")
+
+
 def run(args: argparse.Namespace) -> int:
     from protocols.amplification.protocol1 import default_delta
     from protocols.amplification.certificate import check_eps, check_error
     from protocols.bell.four_party import check_delta
 
+    finished = _finished_report(args)
     restore_run_arguments(args)
+    if finished is not None:
+        return _report_finished(args, finished)
     _check_mode(args)
-    if args.out is not None:  # before any device runs; never onto an input
-        from protocols.files import check_output_path
-
-        check_output_path(args.out, inputs=(args.records, args.sv_file), secret=True, option="--out")
+    _check_outputs(args)
     check_eps(args.sv_eps)
     check_error(args.error)
+    if _calibrates(args):
+        device = _device(args)
+        calibrated = _calibrate(args, device)
+        if args.plan or calibrated.plan.required_runs is None:
+            return _plan(args, calibrated.delta, calibrated)
+        args.delta = calibrated.delta  # stored in a checkpoint, so a resume does not recalibrate
+        args.runs = args.runs or calibrated.plan.required_runs
+        return _run_protocol1(args, calibrated.delta, device, calibrated)
     delta = check_delta(args.delta if args.delta is not None
                         else default_delta(args.noise, args.sv_eps))
     if args.plan:
@@ -204,17 +307,36 @@ def run(args: argparse.Namespace) -> int:
     return _run_protocol1(args, delta)
 
 
-def _run_protocol1(args: argparse.Namespace, delta: float) -> int:
+def _calibrates(args: argparse.Namespace) -> bool:
+    """Protocol I on an emulated or hardware backend without ``--delta``: calibrate first."""
+    return (args.protocol == 1 and args.records is None and args.device == "quantum"
+            and args.delta is None and args.backend != "exact")
+
+
+def _calibrate(args: argparse.Namespace, device):
+    """Calibration (:mod:`protocols.amplification.calibration`), never the protocol's own runs,
+    then ``delta`` and ``n`` for ``--bits`` (default :data:`CALIBRATED_PLAN_BITS`)."""
+    from protocols.amplification.calibration import calibrate, plan_from_calibration
+
+    print(f"bellbox amplify: calibrating {args.backend} ...", file=sys.stderr)
+    calibration = calibrate(device, args.sv_eps, args.calibration_runs)
+    return plan_from_calibration(calibration, args.bits or CALIBRATED_PLAN_BITS, args.error)
+
+
+def _run_protocol1(args: argparse.Namespace, delta: float, device=None, calibrated=None) -> int:
     from protocols.amplification.protocol1 import CyclicShiftExtractor, run_protocol1
 
     device_runs: list = []
     control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append) \
         if _uses_jobs(args) else None
-    result = run_protocol1(_device(args), _source(args), args.runs, delta, args.error,
+    result = run_protocol1(device or _device(args), _source(args), args.runs, delta, args.error,
                            CyclicShiftExtractor(), output_bits=args.bits, control=control,
                            certificate=args.certificate)
     tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})"]
     extra = {"device_run": device_runs[0].to_dict()} if device_runs else {}
+    if calibrated is not None:
+        extra["calibration"] = calibrated.to_dict()
+        tests.append(_calibration_line(calibrated))
     return _report(args, result, tests, f"required runs : {result.required_runs}", extra)
 
 
@@ -229,7 +351,8 @@ def _run_records(args: argparse.Namespace, delta: float) -> int:
     if args.sv_file is not None:
         t = _source(args).bits(extractor.t_length(4 * records.runs))
     result = post_process_records(records, args.sv_eps, delta, args.error, extractor,
-                                  output_bits=args.bits, t=t, label=f"records {args.records}")
+                                  output_bits=args.bits, t=t, label=f"records {args.records}",
+                                  certificate=args.certificate)
     tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g}, "
              f"{records.runs} recorded runs)"]
     return _report(args, result, tests, f"required runs : {result.required_runs}")
@@ -253,11 +376,20 @@ def _report(args: argparse.Namespace, result, test_lines: list[str], required: s
     """Write the bits (``--out``), print the report (text or ``--json``), return the exit status.
 
     ``extra`` entries (e.g. ``device_run``) are added to the JSON report."""
-    if result.output is not None and args.out is not None:
-        _write_bits(args.out, result.output)
-    report = {**result.to_dict(), **(extra or {})}
-    if result.output is not None and args.out is None:
-        report["bits"] = "".join(map(str, result.output.tolist()))
+    from protocols.files import write_atomic, write_json_atomic
+
+    text = None if result.output is None else _bits_text(result.output)
+    if text is not None and args.out is not None:
+        write_atomic(args.out, text, secret=True)
+    report = {**result.to_dict(), **(extra or {}),
+              "output_sha256": None if text is None else hashlib.sha256(text).hexdigest()}
+    checkpoint = (extra or {}).get("device_run", {}).get("checkpoint")
+    if checkpoint:  # after the bits: bits that failed to be written were never used
+        write_json_atomic(Path(checkpoint) / REPORT_NAME, report)
+    if args.report is not None:
+        write_json_atomic(args.report, report)
+    if text is not None and args.out is None:
+        report["bits"] = text.decode().strip()
     if args.json:
         print_json(report)
     else:
