@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
+
+from qdevices.atomic import write_atomic_with
 
 from .errors import BellboxInputError
 
@@ -76,20 +77,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, secret: bool = False) 
     path = Path(path)
     if secret and path.is_symlink():
         raise OutputPathError(f"{str(path)!r} is a symbolic link: secret outputs are never written through a link")
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
-    try:
-        if not secret:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(descriptor, 0o666 & ~umask)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic_with(path, lambda handle: handle.write(data), secret=secret)
 
 
 def strict_json(value: Any) -> Any:

@@ -14,19 +14,22 @@ Determinism
     (``SeedSequence([s, 0])`` equals ``SeedSequence(s)``).
 
 Checkpoint (a directory, written only through atomic renames, so it is intact after any crash)
-    ``manifest.json``  format, rounds, job size, device description, backend, layout and
-                       calibration, stream root, caller metadata, and per finished job: its
-                       file name, SHA-256 of the file, sampler job ids and attempts
-    ``inputs.npz``     the inputs of the whole run and the caller's context arrays
-    ``circuits.qpy``   the transpiled circuits (shot mode), reused on resume so the same
-                       physical qubits are measured even if the backend recalibrated
-    ``job-KKKKKK.npy`` the outputs of finished job ``K``; on resume its bytes must have the
-                       SHA-256 in the manifest, so a missing, truncated or foreign job file
-                       is a :class:`CheckpointError` naming it (it is not re-run silently:
-                       a foreign file may mean the directory was mixed up with another run)
+    ``manifest.json``     format, rounds, job size, device description, backend, layout and
+                          calibration, stream root, caller metadata, and per finished job: its
+                          two file names, their SHA-256s, sampler job ids and attempts
+    ``inputs-KKKKKK.npz`` the inputs and the caller's context arrays of finished job ``K``
+    ``job-KKKKKK.npy``    the outputs of finished job ``K``
+    ``circuits.qpy``      the transpiled circuits (shot mode), reused on resume so the same
+                          physical qubits are measured even if the backend recalibrated
 
-    The inputs of future rounds are in the checkpoint: keep it inside the lab, like key
-    material (the directory is created with mode 0700).
+    A job's inputs are drawn (by the caller's ``draw``) just before the job runs, so a run's
+    memory is bounded by one job whatever the number of rounds, and no checkpoint holds the
+    inputs of rounds not yet measured. On resume the files of a finished job must have the
+    SHA-256s in the manifest, so a missing, truncated or foreign file is a
+    :class:`CheckpointError` naming it (it is not re-run silently: a foreign file may mean
+    the directory was mixed up with another run). An unfinished job's inputs are drawn again.
+    The checkpoint holds raw outcomes: keep it inside the lab, like key material (the
+    directory is created with mode 0700 and its files with mode 0600).
 
 Faults
     An exception other than ``ValueError`` (bad input is not transient) or ``KeyboardInterrupt``
@@ -42,16 +45,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import secrets
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .atomic import write_atomic_with
 from .errors import DeviceInputError
 
 #: Tag of the per-job device streams ("jobs").
@@ -60,8 +62,8 @@ JOB_STREAM = 0x6A6F6273
 SHOT_JOB_ROUNDS = 100_000
 #: Job size in exact (numpy) mode: bounds memory only.
 EXACT_JOB_ROUNDS = 1_000_000
-#: Version 2 records the SHA-256 of every job file in the manifest.
-FORMAT = "bellbox-checkpoint/2"
+#: Version 3 keeps the inputs per job (``inputs-KKKKKK.npz``) instead of one whole-run file.
+FORMAT = "bellbox-checkpoint/3"
 
 
 class RunStoppedError(RuntimeError):
@@ -110,7 +112,7 @@ class RunControl:
     """How a run is split, kept and continued.
 
     ``checkpoint`` starts a new checkpoint directory; ``resume`` continues one (then the job
-    size, stream root, inputs and transpiled circuits come from it). ``metadata`` (JSON) is
+    size, stream root, finished jobs and transpiled circuits come from it). ``metadata`` (JSON) is
     stored with a new checkpoint, e.g. the command that started the run. ``sleep`` is
     injectable so tests do not wait. ``on_finish`` receives the :class:`DeviceRun` when every
     job is done (e.g. to report job ids and the layout from a protocol that returns records).
@@ -130,12 +132,11 @@ class RunControl:
 
 @dataclass(frozen=True)
 class DeviceRun:
-    """Outcome of a run in jobs. ``inputs``/``context`` are the ones measured (from the
-    checkpoint when resuming)."""
+    """Outcome of a run in jobs. :func:`measure_in_jobs` fills ``inputs``/``outputs``/``context``
+    with the rounds measured (the checkpoint's for finished jobs when resuming); a streamed run
+    (:func:`run_jobs`) keeps no arrays and leaves them ``None``."""
 
-    inputs: np.ndarray
-    outputs: np.ndarray
-    context: dict[str, np.ndarray]
+    rounds: int
     jobs: int
     job_rounds: int
     resumed_jobs: int
@@ -143,11 +144,14 @@ class DeviceRun:
     job_ids: tuple[str, ...]
     execution: dict[str, Any]
     checkpoint: str | None
+    inputs: np.ndarray | None = None
+    outputs: np.ndarray | None = None
+    context: dict[str, np.ndarray] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no arrays)."""
         return {
-            "rounds": int(self.inputs.shape[0]),
+            "rounds": self.rounds,
             "jobs": self.jobs,
             "job_rounds": self.job_rounds,
             "resumed_jobs": self.resumed_jobs,
@@ -179,19 +183,16 @@ def job_generator(root: int, job: int) -> np.random.Generator:
 class Checkpoint:
     """A checkpoint directory (layout in the module docstring)."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], inputs: np.ndarray, context: dict[str, np.ndarray]):
-        self.path, self.manifest, self.inputs, self.context = path, manifest, inputs, context
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path, self.manifest = path, manifest
 
     @classmethod
-    def create(
-        cls, path: Path, inputs: np.ndarray, context: Mapping[str, np.ndarray], manifest: dict[str, Any]
-    ) -> "Checkpoint":
+    def create(cls, path: Path, manifest: dict[str, Any]) -> "Checkpoint":
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise CheckpointError(f"checkpoint {str(path)!r} already exists; resume it or choose a new path")
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _atomic_write(path / "inputs.npz", lambda f: np.savez(f, inputs=inputs, **context))
-        checkpoint = cls(path, {"format": FORMAT, **manifest, "finished": {}}, inputs, dict(context))
+        checkpoint = cls(path, {"format": FORMAT, **manifest, "finished": {}})
         checkpoint.save_manifest()
         return checkpoint
 
@@ -200,26 +201,27 @@ class Checkpoint:
         path = Path(path)
         try:
             manifest = json.loads((path / "manifest.json").read_text())
-            with np.load(path / "inputs.npz") as data:
-                arrays = {name: data[name] for name in data.files}
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {exc}") from None
-        if manifest.get("format") != FORMAT:
-            raise CheckpointError(f"checkpoint {str(path)!r}: format must be {FORMAT!r}, got {manifest.get('format')!r}")
-        return cls(path, manifest, arrays.pop("inputs"), arrays)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            found = manifest.get("format") if isinstance(manifest, dict) else None
+            raise CheckpointError(f"checkpoint {str(path)!r}: format must be {FORMAT!r}, got {found!r}")
+        return cls(path, manifest)
 
     @property
     def finished(self) -> dict[str, Any]:
         return self.manifest["finished"]
 
+    def _write(self, name: str, data: bytes) -> None:
+        write_atomic_with(self.path / name, lambda handle: handle.write(data), secret=True)
+
     def save_manifest(self) -> None:
-        text = json.dumps(self.manifest, indent=2)
-        _atomic_write(self.path / "manifest.json", lambda f: f.write(text.encode()))
+        self._write("manifest.json", json.dumps(self.manifest, indent=2).encode())
 
     def save_circuits(self, circuits: list[Any]) -> None:
         from qiskit import qpy
 
-        _atomic_write(self.path / "circuits.qpy", lambda f: qpy.dump(circuits, f))
+        write_atomic_with(self.path / "circuits.qpy", lambda handle: qpy.dump(circuits, handle), secret=True)
 
     def load_circuits(self) -> list[Any] | None:
         from qiskit import qpy
@@ -230,50 +232,55 @@ class Checkpoint:
         with file.open("rb") as handle:
             return list(qpy.load(handle))
 
-    def save_job(self, job: int, outputs: np.ndarray, job_ids: list[str], attempts: int) -> None:
-        """Store job ``job``'s outputs, then record it as finished (in that order)."""
-        name = f"job-{job:06d}.npy"
-        buffer = io.BytesIO()
-        np.save(buffer, outputs)
-        data = buffer.getvalue()
-        _atomic_write(self.path / name, lambda f: f.write(data))
-        self.finished[str(job)] = {"file": name, "sha256": hashlib.sha256(data).hexdigest(),
+    def save_job(self, job: int, inputs: np.ndarray, context: Mapping[str, np.ndarray], outputs: np.ndarray,
+                 job_ids: list[str], attempts: int) -> None:
+        """Store job ``job``'s inputs and outputs, then record it as finished (in that order)."""
+        inputs_name, outputs_name = f"inputs-{job:06d}.npz", f"job-{job:06d}.npy"
+        inputs_data = _serialise(lambda f: np.savez(f, inputs=inputs, **context))
+        outputs_data = _serialise(lambda f: np.save(f, outputs))
+        self._write(inputs_name, inputs_data)
+        self._write(outputs_name, outputs_data)
+        self.finished[str(job)] = {"file": outputs_name, "sha256": hashlib.sha256(outputs_data).hexdigest(),
+                                   "inputs_file": inputs_name,
+                                   "inputs_sha256": hashlib.sha256(inputs_data).hexdigest(),
                                    "job_ids": job_ids, "attempts": attempts,
                                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self.save_manifest()
 
-    def load_job(self, job: int, shape: tuple[int, ...] | None = None) -> np.ndarray:
-        """Job ``job``'s outputs, after checking the file against the manifest's SHA-256 (and
-        ``shape``, when given)."""
+    def _verified(self, job: int, name_key: str, sha_key: str) -> tuple[str, bytes]:
         entry = self.finished[str(job)]
-        file = self.path / entry["file"]
+        file = self.path / entry[name_key]
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {file.name!r} of finished job "
                                   f"{job + 1} cannot be read ({exc.strerror})") from None
-        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        if hashlib.sha256(data).hexdigest() != entry.get(sha_key):
             raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {file.name!r} does not match the "
                                   "SHA-256 recorded in the manifest (truncated, modified or from another run)")
+        return file.name, data
+
+    def load_job(self, job: int, rounds: int, parties: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Job ``job``'s ``(inputs, context, outputs)``, after checking both files against the
+        manifest's SHA-256s and the outputs' shape against ``(rounds, parties)``."""
+        name, data = self._verified(job, "inputs_file", "inputs_sha256")
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            context = {key: stored[key] for key in stored.files}
+        inputs = context.pop("inputs")
+        name, data = self._verified(job, "file", "sha256")
         outputs = np.load(io.BytesIO(data), allow_pickle=False)
-        if shape is not None and outputs.shape != shape:
-            raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {file.name!r} has shape "
-                                  f"{outputs.shape}, expected {shape}")
-        return outputs
+        for what, shape, expected in (("outputs", outputs.shape, (rounds, parties)),
+                                      ("inputs", inputs.shape[:1], (rounds,))):
+            if shape != expected:
+                raise CheckpointError(f"checkpoint {str(self.path)!r}: job file {name!r} has {what} of shape "
+                                      f"{shape}, expected {expected}")
+        return inputs, context, outputs
 
 
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write through a temporary file in the same directory, fsync, then rename over ``path``."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _serialise(write: Callable[[Any], Any]) -> bytes:
+    buffer = io.BytesIO()
+    write(buffer)
+    return buffer.getvalue()
 
 
 def _resume_command(checkpoint: Checkpoint) -> str:
@@ -300,6 +307,78 @@ def _open_for_resume(path: Path, device: Any) -> Checkpoint:
     return checkpoint
 
 
+#: ``draw(job, count) -> (inputs, context)``: the inputs (``count`` rows) and context arrays of a job.
+Draw = Callable[[int, int], tuple[np.ndarray, Mapping[str, np.ndarray]]]
+#: ``consume(inputs, context, outputs, drawn)``: one job's data, in job order; ``drawn`` is what
+#: ``draw`` returned (for a job reloaded from a checkpoint it may differ from ``inputs, context``).
+Consume = Callable[[np.ndarray, Mapping[str, np.ndarray], np.ndarray, tuple], None]
+
+
+def run_jobs(
+    device: Any,
+    rounds: int,
+    draw: Draw,
+    consume: Consume,
+    control: RunControl | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DeviceRun:
+    """Measure ``rounds`` rounds on ``device`` in jobs, streaming: memory of one job at a time.
+
+    For each job ``k`` in order: ``draw(k, count)`` gives its inputs and context; a job
+    finished in the checkpoint being resumed is reloaded (inputs, context and outputs, SHA-256
+    checked), any other job is measured with retries (and stored when checkpointing); then
+    ``consume`` receives the job's data. ``draw`` is called for reloaded jobs too, so that a
+    seeded caller stays at the same position in its stream and can compare its draws with the
+    stored ones. ``progress(k)`` reports rounds done.
+    """
+    control = control if control is not None else RunControl()
+    checkpoint: Checkpoint | None = None
+    if control.resume is not None:
+        checkpoint = _open_for_resume(control.resume, device)
+        if int(checkpoint.manifest["rounds"]) != rounds:
+            raise CheckpointError(f"rounds: the checkpoint {str(control.resume)!r} has "
+                                  f"{checkpoint.manifest['rounds']} rounds, this run {rounds}")
+        job_rounds, root = int(checkpoint.manifest["job_rounds"]), int(checkpoint.manifest["stream_root"])
+        execution = checkpoint.manifest["execution"]
+    else:
+        job_rounds = control.policy.rounds_per_job(device)
+        seed = getattr(device, "seed", None)
+        root = int(seed) if seed is not None else secrets.randbits(128)
+        execution = describe_execution(device)
+    jobs = -(-rounds // job_rounds)
+    if control.checkpoint is not None:
+        checkpoint = Checkpoint.create(control.checkpoint, {
+            "rounds": rounds, "job_rounds": job_rounds, "jobs": jobs, "stream_root": str(root),
+            "device": _device_identity(device), "execution": execution, "metadata": dict(control.metadata),
+        })
+        if execution_mode(device) == "shots":
+            checkpoint.save_circuits(device.execution.transpiled(device.family))
+    done = set(int(k) for k in checkpoint.finished) if checkpoint is not None else set()
+    job_ids: list[str] = []
+    total_attempts = 0
+    for job in range(jobs):
+        count = min(job_rounds, rounds - job * job_rounds)
+        drawn = draw(job, count)
+        if job in done:
+            inputs, context, outputs = checkpoint.load_job(job, count, device.parties)
+            job_ids.extend(checkpoint.finished[str(job)]["job_ids"])
+        else:
+            inputs, context = drawn
+            outputs, ids, attempts = _run_job(device, inputs, root, job, control, checkpoint, jobs)
+            job_ids.extend(ids)
+            total_attempts += attempts
+            if checkpoint is not None:
+                checkpoint.save_job(job, inputs, context, outputs, ids, attempts)
+        consume(inputs, context, outputs, drawn)
+        if progress is not None:
+            progress(count)
+    run = DeviceRun(rounds, jobs, job_rounds, len(done), total_attempts, tuple(job_ids), execution,
+                    str(checkpoint.path) if checkpoint is not None else None)
+    if control.on_finish is not None:
+        control.on_finish(run)
+    return run
+
+
 def measure_in_jobs(
     device: Any,
     inputs: np.ndarray,
@@ -307,61 +386,38 @@ def measure_in_jobs(
     context: Mapping[str, np.ndarray] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DeviceRun:
-    """Measure ``inputs`` on ``device`` in jobs, checkpointing and retrying as ``control`` says.
+    """Measure the given ``inputs`` (one row per round) in jobs and keep every array in memory.
 
-    When resuming, the checkpoint's inputs and context are measured (the arguments only fix
-    the device); finished jobs are loaded, not re-run. ``progress(k)`` reports rounds done.
+    :func:`run_jobs` with ``draw`` slicing ``inputs`` and ``context``; the returned run holds
+    the inputs, context and outputs measured (a resumed run's finished jobs come from the
+    checkpoint, so the caller can compare them with its own).
     """
     control = control if control is not None else RunControl()
-    checkpoint: Checkpoint | None = None
-    if control.resume is not None:
-        checkpoint = _open_for_resume(control.resume, device)
-        inputs, context = checkpoint.inputs, checkpoint.context
-        job_rounds, root = int(checkpoint.manifest["job_rounds"]), int(checkpoint.manifest["stream_root"])
-        execution = checkpoint.manifest["execution"]
-    else:
-        inputs = np.asarray(inputs)
-        context = dict(context or {})
-        job_rounds = control.policy.rounds_per_job(device)
-        seed = getattr(device, "seed", None)
-        root = int(seed) if seed is not None else secrets.randbits(128)
-        execution = describe_execution(device)
+    inputs = np.asarray(inputs)
+    context = dict(context or {})
     rounds = inputs.shape[0]
-    jobs = -(-rounds // job_rounds)
-    if control.checkpoint is not None:
-        checkpoint = Checkpoint.create(control.checkpoint, inputs, context, {
-            "rounds": rounds, "job_rounds": job_rounds, "jobs": jobs, "stream_root": str(root),
-            "device": _device_identity(device), "execution": execution, "metadata": dict(control.metadata),
-        })
-        if execution_mode(device) == "shots":
-            checkpoint.save_circuits(device.execution.transpiled(device.family))
-    outputs = np.empty((rounds, device.parties), dtype=np.uint8)
-    done = set(int(k) for k in checkpoint.finished) if checkpoint is not None else set()
-    job_ids: list[str] = []
-    for job in sorted(done):
-        rows = outputs[job * job_rounds:(job + 1) * job_rounds]
-        rows[:] = checkpoint.load_job(job, rows.shape)
-        job_ids.extend(checkpoint.finished[str(job)]["job_ids"])
-    if progress is not None and done:
-        progress(sum(min(job_rounds, rounds - job * job_rounds) for job in done))
-    total_attempts = 0
-    for job in range(jobs):
-        if job in done:
-            continue
-        rows = slice(job * job_rounds, min((job + 1) * job_rounds, rounds))
-        result, ids, attempts = _run_job(device, inputs[rows], root, job, control, checkpoint, jobs)
-        outputs[rows] = result
-        job_ids.extend(ids)
-        total_attempts += attempts
-        if checkpoint is not None:
-            checkpoint.save_job(job, result, ids, attempts)
-        if progress is not None:
-            progress(rows.stop - rows.start)
-    run = DeviceRun(inputs, outputs, dict(context), jobs, job_rounds, len(done), total_attempts, tuple(job_ids),
-                    execution, str(checkpoint.path) if checkpoint is not None else None)
-    if control.on_finish is not None:
-        control.on_finish(run)
+    kept: list[tuple[np.ndarray, Mapping[str, np.ndarray], np.ndarray]] = []
+    position = [0]
+
+    def draw(job: int, count: int):
+        start = position[0]
+        position[0] += count
+        return inputs[start:start + count], {name: values[start:start + count] for name, values in context.items()}
+
+    on_finish, runs = control.on_finish, []
+    run = run_jobs(device, rounds, draw, lambda i, c, o, _: kept.append((i, c, o)),
+                   replace(control, on_finish=runs.append), progress)
+    run = replace(run, inputs=_concatenate([i for i, _, _ in kept], inputs[:0]),
+                  outputs=_concatenate([o for _, _, o in kept], np.empty((0, device.parties), np.uint8)),
+                  context={name: _concatenate([c[name] for _, c, _ in kept], context.get(name, inputs[:0, 0]))
+                           for name in (kept[0][1] if kept else context)})
+    if on_finish is not None:
+        on_finish(run)
     return run
+
+
+def _concatenate(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts) if parts else empty
 
 
 def _run_job(

@@ -1,19 +1,42 @@
-"""Protocol randomness: the operating system's CSPRNG by default, a seeded mode for experiments.
+"""Protocol randomness: a CSPRNG keyed from the operating system by default, a seeded mode for experiments.
 
 Every random choice a protocol makes (test or key round, measurement settings, hash seeds)
-draws from a :class:`Randomness`. The default reads ``os.urandom``; ``Randomness(seed=s)`` is a
-reproducible PCG64 stream for experiments and tests, and every result built from it carries
-``secure = False`` (the results say ``randomness: "seeded (not secure)"``).
+draws from a :class:`Randomness`.
 
-Uniform reals are drawn as 53-bit dyadic fractions ``u = k / 2**53`` with ``k`` uniform on
-``[0, 2**53)``, so a Bernoulli bit ``[u < p]`` is 1 with probability ``ceil(p 2**53) / 2**53``
-(within ``2**-53`` of ``p``; the bits are exactly i.i.d.). Integers (measurement settings) are
-exactly uniform, by rejection sampling.
+Default (secure) mode
+    The bytes are the keystream of the ChaCha20 stream cipher (RFC 8439, Sec. 2.4: 20 rounds,
+    256-bit key, 96-bit nonce; here through the ``cryptography`` package, i.e. OpenSSL) under a
+    key and nonce drawn from ``os.urandom``. This is the construction of the Linux kernel's
+    CRNG (``drivers/char/random.c``, ChaCha20 keyed from the entropy pool since Linux 4.8) and
+    of OpenBSD's ``arc4random``: the output is computationally indistinguishable from uniform
+    as long as ChaCha20 is a pseudorandom function (the assumption of RFC 8439 Sec. 1). The key
+    is replaced by fresh ``os.urandom`` bytes after every :data:`REKEY_BYTES` bytes (2^24
+    blocks), far below the 2^32 blocks of RFC 8439's 32-bit counter, so no (key, nonce,
+    counter) triple is ever reused. The generator is about 10x faster than ``os.urandom`` here
+    (2.6 GB/s against 0.19 GB/s, ``benchmarks/bench_qkd.py``).
+Seeded mode
+    ``Randomness(seed=s)`` is a reproducible PCG64 stream for experiments and tests; every
+    result built from it carries ``secure = False`` (``randomness: "seeded (not secure)"``).
+
+Exactness (both modes, assuming uniform bytes):
+
+* :meth:`integers` is exactly uniform: a ``w``-byte word ``W`` (the fewest bytes with
+  ``256**w >= high``) is accepted when ``W < L = high * floor(256**w / high)`` and mapped to
+  ``W mod high``; every value has exactly ``L / high`` preimages among the accepted words.
+  For ``high <= 256`` that is one byte per value (acceptance ``L / 256 >= 1/2``; 252/256 at M = 7).
+* :meth:`bernoulli` is 1 with probability exactly ``p`` (the binary64 value given, which is a
+  dyadic rational with at most 1074 fraction bits): it compares an infinite uniform fraction
+  ``U = 0.B_1 B_2 ...`` (base 256) with ``p``'s base-256 expansion lazily, one byte at a time,
+  drawing byte ``k + 1`` only for the rounds whose first ``k`` bytes tie with ``p``'s (a
+  fraction ``256**-k`` of them); ``[U < p]`` has probability ``p``. A round whose bytes tie
+  with every digit of ``p`` has ``U >= p`` and gives 0. About one byte per bit.
+* :meth:`uniform` gives 53-bit dyadic fractions ``k / 2**53``, ``k`` uniform on ``[0, 2**53)``.
 """
 
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 
 import numpy as np
 
@@ -21,6 +44,36 @@ _FRACTION_BITS = 53
 #: Domain separator mixed into seeded streams, so that a protocol seeded with ``s`` never
 #: shares its stream with a device (or anything else) seeded with the same ``s``.
 _PROTOCOL_STREAM = 0x7072_6F74  # "prot"
+#: Keystream bytes per ChaCha20 key before a fresh key is drawn from ``os.urandom`` (2^24 blocks).
+REKEY_BYTES = 2**30
+
+
+class _ChaCha20Stream:
+    """ChaCha20 keystream (RFC 8439) under keys drawn from ``os.urandom`` (module docstring)."""
+
+    def __init__(self) -> None:
+        self._encryptor = None
+        self._left = 0
+
+    def _rekey(self) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+        # 16-byte nonce of the cryptography package: 4-byte block counter (0) then a random
+        # 96-bit nonce; the key is 32 random bytes.
+        nonce = bytes(4) + os.urandom(12)
+        self._encryptor = Cipher(algorithms.ChaCha20(os.urandom(32), nonce), mode=None).encryptor()
+        self._left = REKEY_BYTES
+
+    def read(self, count: int) -> bytes:
+        parts = []
+        while count:
+            if self._left == 0:
+                self._rekey()
+            take = min(count, self._left)
+            parts.append(self._encryptor.update(bytes(take)))
+            self._left -= take
+            count -= take
+        return b"".join(parts)
 
 
 class Randomness:
@@ -29,10 +82,11 @@ class Randomness:
     Parameters
     ----------
     seed:
-        ``None`` (default) reads the OS CSPRNG (``os.urandom``); an integer gives a reproducible
-        stream that is **not secure** and is marked so in every result. The stream is seeded
-        from ``SeedSequence([seed, tag])``: independent of a device's ``default_rng(seed)``,
-        whose outcomes would otherwise be correlated with the protocol's choices.
+        ``None`` (default) uses the ChaCha20 generator keyed from ``os.urandom`` (module
+        docstring); an integer gives a reproducible stream that is **not secure** and is
+        marked so in every result. The stream is seeded from ``SeedSequence([seed, tag])``:
+        independent of a device's ``default_rng(seed)``, whose outcomes would otherwise be
+        correlated with the protocol's choices.
     """
 
     def __init__(self, seed: int | None = None) -> None:
@@ -42,10 +96,11 @@ class Randomness:
             if seed is None
             else np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _PROTOCOL_STREAM])))
         )
+        self._stream = _ChaCha20Stream() if seed is None else None
 
     @property
     def secure(self) -> bool:
-        """True when the bits come from the OS CSPRNG."""
+        """True when the bits come from the OS-keyed CSPRNG (not from a seed)."""
         return self._generator is None
 
     @property
@@ -57,13 +112,15 @@ class Randomness:
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count}")
         if self._generator is None:
-            return os.urandom(count)
-        return self._generator.bytes(count)
+            return self._stream.read(int(count))
+        return self._generator.bytes(int(count))
+
+    def _byte_array(self, count: int) -> np.ndarray:
+        return np.frombuffer(self.random_bytes(count), dtype=np.uint8)
 
     def bits(self, count: int) -> np.ndarray:
         """``count`` uniform bits as a 0/1 ``uint8`` array."""
-        raw = np.frombuffer(self.random_bytes((count + 7) // 8), dtype=np.uint8)
-        return np.unpackbits(raw, count=count)
+        return np.unpackbits(self._byte_array((count + 7) // 8), count=count)
 
     def uniform(self, count: int) -> np.ndarray:
         """``count`` uniform reals in [0, 1), each a multiple of ``2**-53``."""
@@ -71,27 +128,61 @@ class Randomness:
         return (words >> np.uint64(64 - _FRACTION_BITS)).astype(np.float64) * 2.0**-_FRACTION_BITS
 
     def bernoulli(self, probability: float, count: int) -> np.ndarray:
-        """``count`` i.i.d. bits equal to 1 with probability ``probability`` (0/1 ``uint8``)."""
+        """``count`` i.i.d. bits equal to 1 with probability exactly ``probability`` (0/1 ``uint8``).
+
+        Lazy byte-wise comparison of a uniform fraction with the base-256 expansion of
+        ``probability`` (module docstring).
+        """
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must be in [0, 1], got {probability}")
-        return (self.uniform(count) < probability).astype(np.uint8)
+        if probability == 1.0:
+            return np.ones(count, dtype=np.uint8)
+        digits = _base256_digits(probability)
+        out = np.zeros(count, dtype=np.uint8)
+        if not digits:
+            return out
+        first = self._byte_array(count)
+        np.less(first, digits[0], out=out, casting="unsafe")
+        undecided = np.flatnonzero(first == digits[0])
+        for digit in digits[1:]:
+            if undecided.size == 0:
+                break
+            draws = self._byte_array(undecided.size)
+            out[undecided[draws < digit]] = 1
+            undecided = undecided[draws == digit]
+        return out
 
     def integers(self, high: int, count: int) -> np.ndarray:
-        """``count`` integers exactly uniform on ``{0, ..., high-1}`` (``int64``).
+        """``count`` integers exactly uniform on ``{0, ..., high-1}``, in the narrowest unsigned
+        dtype holding ``high - 1`` (``uint8`` for ``high <= 256``).
 
-        Rejection sampling: the top ``b = bit_length(high - 1)`` bits of a random 64-bit word
-        are kept when below ``high`` (probability above 1/2) and redrawn otherwise.
+        Rejection sampling of ``w``-byte words below ``high * floor(256**w / high)``, reduced
+        modulo ``high`` (module docstring).
         """
         if high < 1:
             raise ValueError(f"high must be >= 1, got {high}")
-        out = np.zeros(count, dtype=np.int64)
-        bits = (high - 1).bit_length()
-        filled = 0
-        while bits and filled < count:
+        width = next(w for w in (1, 2, 4, 8) if 256**w >= high)
+        dtype = np.dtype(f"<u{width}")
+        if high == 1 or count == 0:
+            return np.zeros(count, dtype=dtype)
+        limit = (256**width // high) * high
+        acceptance = limit / 256**width
+        parts, filled = [], 0
+        while filled < count:
             needed = count - filled
-            draws = needed * 2 + 64  # at least twice the expected number of draws
-            words = np.frombuffer(self.random_bytes(8 * draws), dtype=np.uint64) >> np.uint64(64 - bits)
-            accepted = words[words < high][:needed]
-            out[filled : filled + accepted.size] = accepted
+            words = np.frombuffer(self.random_bytes(width * (int(needed / acceptance * 1.01) + 64)), dtype=dtype)
+            accepted = (words if limit == 256**width else words[words < dtype.type(limit)])[:needed]
+            parts.append(accepted % dtype.type(high) if high < 256**width else accepted)
             filled += accepted.size
-        return out
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _base256_digits(probability: float) -> list[int]:
+    """The base-256 digits of ``probability`` in [0, 1) (exact: a binary64 value is dyadic)."""
+    fraction, digits = Fraction(probability), []
+    while fraction:
+        fraction *= 256
+        digit = int(fraction)
+        digits.append(digit)
+        fraction -= digit
+    return digits

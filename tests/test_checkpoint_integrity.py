@@ -27,21 +27,35 @@ def test_manifest_holds_the_sha256_of_each_job_file(tmp_path) -> None:
     manifest = _checkpoint(tmp_path / "run")
     for entry in manifest["finished"].values():
         assert entry["sha256"] == hashlib.sha256((tmp_path / "run" / entry["file"]).read_bytes()).hexdigest()
+        inputs = tmp_path / "run" / entry["inputs_file"]
+        assert entry["inputs_sha256"] == hashlib.sha256(inputs.read_bytes()).hexdigest()
 
 
+def test_inputs_are_kept_per_job(tmp_path) -> None:
+    """Format 3: each finished job keeps its own inputs; there is no whole-run inputs file."""
+    manifest = _checkpoint(tmp_path / "run")
+    assert manifest["format"] == "bellbox-checkpoint/3"
+    assert not (tmp_path / "run" / "inputs.npz").exists()
+    for job in range(3):
+        with np.load(tmp_path / "run" / f"inputs-{job:06d}.npz") as stored:
+            np.testing.assert_array_equal(stored["inputs"], INPUTS[1000 * job:1000 * (job + 1)])
+
+
+@pytest.mark.parametrize("name", ["job-000001.npy", "inputs-000001.npz"])
 @pytest.mark.parametrize("damage", ["missing", "truncated", "foreign"])
-def test_damaged_job_file_is_an_error_naming_it(tmp_path, damage) -> None:
+def test_damaged_job_file_is_an_error_naming_it(tmp_path, damage, name) -> None:
     path = tmp_path / "run"
     _checkpoint(path)
-    job = path / "job-000001.npy"
+    job = path / name
     if damage == "missing":
         job.unlink()
     elif damage == "truncated":
         job.write_bytes(job.read_bytes()[:100])
     else:  # well-formed, same shape, from a run with another seed
-        _checkpoint(tmp_path / "other", seed=9)
-        shutil.copy(tmp_path / "other" / "job-000001.npy", job)
-    with pytest.raises(CheckpointError, match="job-000001.npy"):
+        other = tmp_path / "other"
+        measure_in_jobs(ChainedBellDevice(3, 0.2, seed=9), INPUTS[::-1].copy(), RunControl(policy=POLICY, checkpoint=other))
+        shutil.copy(other / name, job)
+    with pytest.raises(CheckpointError, match=name):
         measure_in_jobs(ChainedBellDevice(3, 0.2, seed=8), INPUTS, RunControl(resume=path))
 
 

@@ -162,8 +162,10 @@ def test_records_sha256_by_hand(tmp_path) -> None:
     i = np.array([1, 0, 1]); j = np.array([1, 0, 0]); x = np.array([2, 0, 1])
     y = np.array([0, 3, 3]); a = np.array([1, 1, 0]); b = np.array([0, 1, 1])
     records = QKDRecords(3, i, j, x, y, a, b)
-    expected = hashlib.sha256(struct.pack("<q", 3) + b"".join(
-        struct.pack("<3q", *map(int, column)) for column in (i, j, x, y, a, b))).hexdigest()
+    # layout (protocols.records.records_sha256): M as 8-byte LE, then per round the bytes
+    # (i + 2j + 4a + 8b, x, y)
+    expected = hashlib.sha256(struct.pack("<q", 3) + bytes(
+        int(v) for row in zip(i + 2 * j + 4 * a + 8 * b, x, y) for v in row)).hexdigest()
     assert records_sha256(records) == expected
     csv = tmp_path / "r.csv"
     records.save(csv)

@@ -192,3 +192,29 @@ def test_cli_bad_input_exit_2(argv, capsys) -> None:
         raise SystemExit(main(["qkd", *argv]))
     assert raised.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_no_key_reason_never_asks_for_fewer_rounds_than_were_used() -> None:
+    """Regression: the abort said "needs N >= X" with X below the N of the run. A reason that
+    names a number of rounds must name one above the run's N; otherwise it says what the
+    observed Bell value allows."""
+    import re
+
+    from protocols.qkd.protocol import _no_key_reason
+
+    params = QKDParameters(rounds=10**9, gamma=0.5)
+    for rounds in (10**3, 10**9):
+        reason = _no_key_reason(0.0128, 7, rounds, params, 0.001)
+        needed = re.search(r"needs about N >= (\d+)", reason)
+        if needed:
+            assert int(needed.group(1)) > rounds, reason
+        else:
+            assert "allows a key" in reason and str(rounds) in reason, reason
+    assert "needs about N >=" in _no_key_reason(0.0128, 7, 10**3, params, 0.001)
+    assert "needs about N >=" not in _no_key_reason(0.0128, 7, 10**9, params, 0.001)
+
+
+def test_json_names_the_adversary_once() -> None:
+    data = run_diqkd(LocalChainedDevice.optimal(7, seed=1), QKDParameters(rounds=20_000, gamma=0.5),
+                     Randomness(seed=1)).to_dict()
+    assert data["adversary_model"] == "no-signaling" and "adversary" not in data

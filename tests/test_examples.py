@@ -58,3 +58,8 @@ def test_ibm_example_without_account_exits_2_with_one_line(tmp_path) -> None:
                                capture_output=True, text=True, timeout=300, env=env)
     assert completed.returncode == 2
     assert completed.stderr.strip().count("\n") == 0 and "no IBM Quantum account" in completed.stderr
+
+
+def test_amplify_fake_backend_quick_certifies() -> None:
+    out = run_example("amplify_fake_backend.py", "--quick")
+    assert "calibration (exact distribution)" in out and "status: certified" in out

@@ -4,8 +4,11 @@ Exit status 0 with a key, 3 when the protocol aborted, 2 on bad input. The key i
 printed; ``--key-out`` writes Alice's key (mode 0600, atomically, never through a link) and
 ``--report`` the JSON result. Both paths are checked before any device runs
 (:func:`protocols.files.check_output_path`). Reports carry ``raw_records_sha256``
-(:func:`protocols.records.records_sha256`) and ``key_sha256`` (SHA-256 of Alice's key bytes),
+(:class:`protocols.records.RecordsFingerprint`) and ``key_sha256`` (SHA-256 of Alice's key bytes),
 never the key.
+
+Steps 1-2 are streamed (:func:`protocols.qkd.protocol.collect_tallies`, records files through
+:func:`protocols.qkd.protocol.tally_records_file`): memory is one job plus the raw key.
 
 Key integrity: a raw data set is distilled once. A checkpointed run stores its report in
 ``DIR/report.json`` when it finishes; ``--resume DIR`` of a finished run refuses (exit 2) rather
@@ -14,8 +17,9 @@ covered by the certificate).
 
 Guard rails: with ``--records`` the device options (``--rounds --settings --noise --gamma
 --backend --device``) and the run-control options have no meaning and are refused; so are the
-run-defining options next to ``--resume`` (they come from the checkpoint). ``--rounds`` is
-limited by memory (:data:`BYTES_PER_ROUND`) and ``--settings`` by :data:`MAX_SETTINGS`.
+run-defining options next to ``--resume`` (they come from the checkpoint). The expected number
+of raw-key rounds ``N (1 - gamma)^2`` is limited by memory (:data:`BYTES_PER_RAW_KEY_ROUND`),
+``--rounds`` by :data:`MAX_ROUNDS` and ``--settings`` by :data:`MAX_SETTINGS`.
 """
 
 from __future__ import annotations
@@ -41,9 +45,13 @@ RUN_OPTIONS = ("rounds", "settings", "noise", "gamma", "backend", "device", "eps
 #: explicitly can be told from one left out (for the guard rails).
 DEVICE_DEFAULTS = {"rounds": 10**6, "settings": 7, "noise": 0.0, "gamma": "auto", "backend": "exact",
                    "device": "quantum"}
-#: Peak resident memory per round of ``bellbox qkd``: measured 38 bytes (peak RSS 395 MB at
-#: 10^6 rounds, 725 MB at 10^7, seed 1, exact backend), rounded up to 48 for margin.
-BYTES_PER_ROUND = 48
+#: Peak memory per raw-key round (N_r) of steps 2-4: the raw keys (1/8 byte each packed, 1 byte
+#: each unpacked), Bob's corrected key and the reconciliation's working arrays. Measured 268 bytes
+#: (peak RSS 317 -> 572 MiB for ``reconcile`` at N_r = 10^6, lambda = 1 %, one worker), rounded up.
+BYTES_PER_RAW_KEY_ROUND = 300
+#: Largest ``--rounds``: 10^9 rounds took 107 s here (benchmarks/bench_qkd.py, 2 loaded cores), so
+#: 10^11 take hours; memory is not the limit (steps 1-2 are streamed).
+MAX_ROUNDS = 10**11
 #: Largest number of settings M: peak RSS grows about quadratically in M (measured at 1000
 #: rounds: 363 MB at M = 20, 466 MB at M = 60, 671 MB at M = 100, i.e. ~32 kB per M^2), so
 #: M = 1000 would need ~32 GB; 100 keeps a run under 1 GB.
@@ -52,11 +60,10 @@ MAX_SETTINGS = 100
 REPORT_NAME = "report.json"
 
 
-def max_rounds() -> int:
-    """Largest ``--rounds``: half the physical memory at :data:`BYTES_PER_ROUND` bytes per round
-    (the whole run is held in memory until it is streamed), floored."""
+def max_raw_key_rounds() -> int:
+    """Largest expected N_r: half the physical memory at :data:`BYTES_PER_RAW_KEY_ROUND` bytes each."""
     memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return memory // 2 // BYTES_PER_ROUND
+    return memory // 2 // BYTES_PER_RAW_KEY_ROUND
 
 
 def _gamma(text: str) -> float | str:
@@ -135,10 +142,18 @@ def _check_options(args: argparse.Namespace) -> None:
 def _check_limits(args: argparse.Namespace) -> None:
     if not 2 <= args.settings <= MAX_SETTINGS:
         raise BellboxInputError(f"--settings must be in [2, {MAX_SETTINGS}], got {args.settings}")
-    limit = max_rounds()
-    if args.rounds > limit:
-        raise BellboxInputError(f"--rounds must be <= {limit:.3g} (half of this machine's memory at "
-                                f"{BYTES_PER_ROUND} bytes per round), got {args.rounds:.3g}")
+    if args.rounds > MAX_ROUNDS:
+        raise BellboxInputError(f"--rounds must be <= {MAX_ROUNDS:.3g} (10^9 rounds take about 2 minutes here), "
+                                f"got {args.rounds:.3g}")
+
+
+def _check_raw_key_memory(params) -> None:
+    """Refuse a run whose expected raw key ``N (1 - gamma)^2`` would not fit in memory."""
+    expected, limit = params.rounds * (1.0 - params.gamma) ** 2, max_raw_key_rounds()
+    if expected > limit:
+        raise BellboxInputError(f"--gamma {params.gamma:.4g} with --rounds {params.rounds:.3g} expects "
+                                f"{expected:.3g} raw-key rounds; at most {limit:.3g} fit in half of this machine's "
+                                f"memory ({BYTES_PER_RAW_KEY_ROUND} bytes each): raise --gamma or lower --rounds")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -174,13 +189,8 @@ def _finished_report(args: argparse.Namespace) -> dict | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
-    import numpy as np
-
-    from protocols.qkd.protocol import QKDParameters, collect_records, distill_key
+    from protocols.qkd.protocol import QKDParameters, collect_tallies, distill_tallies, tally_records_file
     from tqdm import tqdm
-    from protocols.records import load_records, records_sha256
     from qdevices import Randomness
 
     _check_options(args)
@@ -190,31 +200,31 @@ def run(args: argparse.Namespace) -> int:
     randomness = Randomness(seed=args.seed)
     device_runs: list = []
     if args.records:
-        records = load_records(args.records)
-        gamma = float(np.clip(records.alice_test.mean(), 1e-9, 1 - 1e-9))
-        params = QKDParameters(rounds=records.rounds, settings=records.settings, gamma=gamma, eps=args.eps,
+        tallies = tally_records_file(args.records)
+        gamma = min(max(tallies.alice_tests / max(tallies.rounds, 1), 1e-9), 1 - 1e-9)
+        params = QKDParameters(rounds=max(tallies.rounds, 1), settings=tallies.settings, gamma=gamma, eps=args.eps,
                                eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
-        result = distill_key(records, params, randomness)
+        result = distill_tallies(tallies, params, randomness)
         source = f"records {args.records}"
     else:
         _check_limits(args)
         args.gamma = _auto_gamma(args) if args.gamma == "auto" else args.gamma
         params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=args.gamma, eps=args.eps,
                                eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
+        _check_raw_key_memory(params)
         device = _device(args)
         control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append)
-        clock = time.perf_counter()
-        # a bar on a terminal only (disable=None), so scripts and CI logs stay clean
+        # a bar on a terminal only (disable=None), so scripts and CI logs stay clean; updated per job
         with tqdm(total=args.rounds, desc="measuring", unit="round", unit_scale=True, disable=None) as bar:
-            records = collect_records(device, params, randomness, progress=bar.update, control=control)
-        devices_seconds = time.perf_counter() - clock
+            streamed = collect_tallies(device, params, randomness, progress=bar.update, control=control)
+        tallies = streamed.tallies
         if finished is not None:
-            return _report_finished(args, finished, records_sha256(records), device_runs[0])
-        result = distill_key(records, params, randomness)
-        result.timings["devices"] = devices_seconds
+            return _report_finished(args, finished, tallies.fingerprint.hexdigest(), device_runs[0])
+        result = distill_tallies(tallies, params, randomness)
+        result.timings.update(streamed.timings)
         source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
 
-    report = {**result.to_dict(), "source": source, "raw_records_sha256": records_sha256(records),
+    report = {**result.to_dict(), "source": source, "raw_records_sha256": tallies.fingerprint.hexdigest(),
               "key_sha256": hashlib.sha256(result.key_a).hexdigest() if result.success else None}
     if device_runs:
         report["device_run"] = device_runs[0].to_dict()

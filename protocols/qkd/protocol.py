@@ -2,7 +2,7 @@
 
 Steps (the paper's numbering):
 
-1. *Distribution and measurements* (:func:`choose_settings`, :func:`collect_records`): i.i.d.
+1. *Distribution and measurements* (:func:`choose_settings`, :func:`collect_tallies`): i.i.d.
    test bits I, J with P(1) = gamma from the protocol randomness; I = 0 gives X = 0, I = 1 a
    uniform X in {0..M-1}; J = 0 gives Y = M, J = 1 a uniform Y in {0..M-1}.
 2. *Estimation*: N_e = {n : I_n = J_n = 1, (X_n - Y_n) mod M in {0, 1}} (eq. (12)),
@@ -12,6 +12,11 @@ Steps (the paper's numbering):
    probability of accepting B'_r != A_r is at most eps_erco = 2^-t.
 4. *Privacy amplification*: Toeplitz hashing (two-universal, Definition 5) of A_r and B'_r to
    N_s(W-bar) bits, eq. (17) with the minimum over theta (:mod:`protocols.qkd.keyrate`).
+
+Steps 1-2 are streamed: each job's settings are drawn, measured and folded into
+:class:`RoundTallies` (N_e, the sum of W over N_e, N_r, and the raw-key bits of Alice and Bob,
+packed), so a run of any N holds one job plus N_r bits (:func:`collect_tallies`);
+:func:`collect_records` keeps every round instead, for analysis and records files.
 
 Theorem 9 (eq. (68)): the keys are (eps + 2 eps_erco)-close to ideal in the universally
 composable sense of eq. (11).
@@ -46,14 +51,14 @@ import numpy as np
 
 from extractors import toeplitz_hash
 from qdevices import Randomness
-from qdevices.jobs import RunControl, measure_in_jobs
+from qdevices.jobs import DeviceRun, RunControl, run_jobs
 
 from protocols.bell.chained import bell_indicator, in_estimation_support
 from protocols.qkd.keyrate import (KeyRateInputError, asymptotic_rate, expected_key_length, finite_key_length,
                                    rounds_for_key)
 from protocols.qkd.quantum_keyrate import ADVERSARIES, quantum_key_length, rounds_for_key_from_statistics
 from protocols.qkd.reconciliation import error_correction_leakage, reconcile
-from protocols.records import QKDRecords
+from protocols.records import QKDRecords, RecordsFingerprint, iter_records
 from protocols.results import ProtocolResult
 
 #: The statement each adversary model's key rests on.
@@ -170,7 +175,7 @@ class QKDResult(ProtocolResult):
     total_eps: float
     secure_randomness: bool
     seed: int | None = None
-    adversary: str = "no-signaling"
+    adversary_model: str = "no-signaling"  # "no-signaling" (eq. (17)) or "quantum" (Appendix A)
     key_length_terms: dict[str, Any] | None = None
     reconciliation: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -188,14 +193,9 @@ class QKDResult(ProtocolResult):
         return self.key_length
 
     @property
-    def adversary_model(self) -> str:
-        """``"no-signaling"`` (eq. (17)) or ``"quantum"`` (Appendix A key length)."""
-        return self.adversary
-
-    @property
     def theorem(self) -> str:
-        """The statement behind the key length of :attr:`adversary`."""
-        return THEOREMS[self.adversary]
+        """The statement behind the key length of :attr:`adversary_model`."""
+        return THEOREMS[self.adversary_model]
 
     def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Adds ``local_only``: the names that must not be published with the key."""
@@ -217,13 +217,191 @@ class RoundChoices:
 
 
 def choose_settings(rounds: int, settings: int, gamma: float, randomness: Randomness) -> RoundChoices:
-    """Step 1: I, J i.i.d. with P(1) = gamma; X = 0 if I = 0 else uniform; Y = M if J = 0 else uniform."""
+    """Step 1: I, J i.i.d. with P(1) = gamma; X = 0 if I = 0 else uniform; Y = M if J = 0 else uniform.
+
+    P(I = 1) is exactly the binary64 value ``gamma`` and X, Y are exactly uniform
+    (:meth:`qdevices.Randomness.bernoulli`, :meth:`~qdevices.Randomness.integers`); settings are
+    drawn for the test rounds only (about one byte each).
+    """
     dtype = np.uint8 if settings < 255 else np.int32
     alice_test = randomness.bernoulli(gamma, rounds)
     bob_test = randomness.bernoulli(gamma, rounds)
-    x = np.where(alice_test == 1, randomness.integers(settings, rounds), 0).astype(dtype)
-    y = np.where(bob_test == 1, randomness.integers(settings, rounds), settings).astype(dtype)
+    x = np.zeros(rounds, dtype=dtype)
+    y = np.full(rounds, settings, dtype=dtype)
+    alice_tests, bob_tests = alice_test.view(bool), bob_test.view(bool)
+    x[alice_tests] = randomness.integers(settings, int(np.count_nonzero(alice_tests)))
+    y[bob_tests] = randomness.integers(settings, int(np.count_nonzero(bob_tests)))
     return RoundChoices(alice_test, bob_test, x, y)
+
+
+class PackedBits:
+    """A bit string appended to in pieces and stored packed (8 bits per byte)."""
+
+    def __init__(self) -> None:
+        self._packed: list[np.ndarray] = []
+        self._tail = np.zeros(0, dtype=np.uint8)
+        self.size = 0
+
+    def append(self, bits: np.ndarray) -> None:
+        self.size += int(np.shape(bits)[0])
+        bits = np.concatenate([self._tail, np.asarray(bits, dtype=np.uint8)])
+        whole = bits.size - bits.size % 8
+        self._packed.append(np.packbits(bits[:whole]))
+        self._tail = bits[whole:].copy()
+
+    def bits(self) -> np.ndarray:
+        """The whole string as a 0/1 ``uint8`` array."""
+        return np.concatenate([np.unpackbits(np.concatenate(self._packed or [np.zeros(0, np.uint8)])), self._tail])
+
+
+@dataclass
+class RoundTallies:
+    """What steps 2-4 need from the rounds, accumulated chunk by chunk (:meth:`add`).
+
+    ``estimation_rounds`` is |N_e| (eq. (12)), ``bell_sum`` the sum of W_n over N_e (so
+    W-bar = ``bell_sum / estimation_rounds``, eq. (13)), ``raw_key_rounds`` is |N_r| (eq. (14))
+    with Alice's and Bob's raw bits A_r, B_r in round order; ``alice_tests`` counts I_n = 1
+    (gamma of a records file) and ``fingerprint`` is the records' SHA-256
+    (:class:`protocols.records.RecordsFingerprint`).
+    """
+
+    settings: int
+    rounds: int = 0
+    alice_tests: int = 0
+    estimation_rounds: int = 0
+    bell_sum: int = 0
+    alice_raw: PackedBits = field(default_factory=PackedBits)
+    bob_raw: PackedBits = field(default_factory=PackedBits)
+    fingerprint: RecordsFingerprint | None = None
+    _pair_tables: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fingerprint is None:
+            self.fingerprint = RecordsFingerprint(self.settings)
+
+    @classmethod
+    def of(cls, records: QKDRecords) -> "RoundTallies":
+        tallies = cls(records.settings)
+        tallies.add(records.alice_test, records.bob_test, records.x, records.y, records.a, records.b)
+        return tallies
+
+    def add(self, alice_test, bob_test, x, y, a, b) -> None:
+        """Fold one chunk of rounds into the tallies (eqs. (12)-(14)).
+
+        The support test of eq. (12) and the flip ``[x = 0, y = M-1]`` of W (eq. (4)) are looked
+        up per setting pair ``x (M + 1) + y`` in tables built once from
+        :func:`protocols.bell.chained.in_estimation_support` and
+        :func:`protocols.bell.chained.bell_indicator` (``W = a XOR b XOR flip``), which is
+        faster than their int64 arithmetic on every round.
+        """
+        m = self.settings
+        if self._pair_tables is None:
+            pairs = np.arange(m * (m + 1))
+            grid_x, grid_y, zero = pairs // (m + 1), pairs % (m + 1), np.zeros(pairs.size, np.uint8)
+            self._pair_tables = (in_estimation_support(grid_x, grid_y, m), bell_indicator(zero, zero, grid_x, grid_y, m))
+        support, flip = self._pair_tables
+        pair = np.asarray(x, dtype=np.uint16 if m < 255 else np.int64) * (m + 1) + y
+        estimation = (alice_test == 1) & (bob_test == 1) & support[pair]
+        w = (np.asarray(a, dtype=np.uint8) ^ np.asarray(b, dtype=np.uint8) ^ flip[pair]).view(bool)
+        raw = (alice_test == 0) & (bob_test == 0)
+        self.rounds += int(np.shape(x)[0])
+        self.alice_tests += int(np.count_nonzero(alice_test))
+        self.estimation_rounds += int(np.count_nonzero(estimation))
+        self.bell_sum += int(np.count_nonzero(w & estimation))
+        self.alice_raw.append(a[raw])
+        self.bob_raw.append(b[raw])
+        self.fingerprint.update(alice_test, bob_test, x, y, a, b)
+
+    @property
+    def raw_key_rounds(self) -> int:
+        return self.alice_raw.size
+
+    @property
+    def bell_value(self) -> float | None:
+        """W-bar of eq. (13), or None without estimation rounds."""
+        return self.bell_sum / self.estimation_rounds if self.estimation_rounds else None
+
+
+def tally_records_file(path, chunk_rounds: int | None = None) -> RoundTallies:
+    """The :class:`RoundTallies` of a records file, read in chunks (:func:`protocols.records.iter_records`)."""
+    settings, chunks = iter_records(path, *(() if chunk_rounds is None else (chunk_rounds,)))
+    tallies = RoundTallies(settings)
+    for chunk in chunks:
+        tallies.add(*(chunk[name] for name in ("alice_test", "bob_test", "x", "y", "a", "b")))
+    return tallies
+
+
+@dataclass(frozen=True)
+class StreamedRun:
+    """Steps 1-2 of a streamed run: the tallies, the job summary and the time per part
+    (``settings_randomness``: drawing I, J, X, Y; ``devices``: measuring, checkpoint I/O
+    included; ``estimation``: the tallies)."""
+
+    tallies: RoundTallies
+    device_run: DeviceRun
+    timings: dict[str, float]
+
+
+def _stream_rounds(
+    device: Any,
+    params: QKDParameters,
+    randomness: Randomness,
+    consume: Callable[[RoundChoices, np.ndarray], None],
+    progress: Callable[[int], None] | None,
+    control: RunControl | None,
+) -> tuple[DeviceRun, dict[str, float]]:
+    """Step 1 in jobs: draw each job's choices, measure them, pass them to ``consume``.
+
+    On resume the choices of finished jobs are still drawn (so the protocol randomness is at
+    the same position for steps 3-4 as in an uninterrupted run) but the checkpoint's are
+    used; with seeded randomness they must be equal, which checks that the seed and the
+    parameters match.
+    """
+    control = control if control is not None else RunControl()
+    metadata = {"protocol": "diqkd", "parameters": asdict(params), **control.metadata}
+    timings = {"settings_randomness": 0.0, "devices": 0.0, "estimation": 0.0}
+
+    def draw(job: int, count: int):
+        clock = time.perf_counter()
+        choices = choose_settings(count, params.settings, params.gamma, randomness)
+        timings["settings_randomness"] += time.perf_counter() - clock
+        return choices.inputs, {"alice_test": choices.alice_test, "bob_test": choices.bob_test}
+
+    def fold(inputs, context, outputs, drawn) -> None:
+        clock = time.perf_counter()
+        if control.resume is not None and not randomness.secure:
+            kept = (context["alice_test"], context["bob_test"], inputs)
+            fresh = (drawn[1]["alice_test"], drawn[1]["bob_test"], drawn[0])
+            if not all(np.array_equal(a, b) for a, b in zip(kept, fresh)):
+                raise QKDInputError("resume: the checkpoint's settings differ from those drawn with this seed and "
+                                    "these parameters; resume with the seed and parameters of the original run")
+        consume(RoundChoices(context["alice_test"], context["bob_test"], inputs[:, 0], inputs[:, 1]), outputs)
+        timings["estimation"] += time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    run = run_jobs(device, params.rounds, draw, fold, replace(control, metadata=metadata), progress)
+    timings["devices"] = time.perf_counter() - clock - timings["settings_randomness"] - timings["estimation"]
+    return run, timings
+
+
+def collect_tallies(
+    device: Any,
+    params: QKDParameters,
+    randomness: Randomness,
+    progress: Callable[[int], None] | None = None,
+    control: RunControl | None = None,
+) -> StreamedRun:
+    """Steps 1-2 streamed on ``device``: memory O(job size + N_r) whatever ``params.rounds``.
+
+    Jobs, checkpoints, resume and retries as ``control`` says (:func:`qdevices.jobs.run_jobs`).
+    """
+    tallies = RoundTallies(params.settings)
+
+    def consume(choices: RoundChoices, outputs: np.ndarray) -> None:
+        tallies.add(choices.alice_test, choices.bob_test, choices.x, choices.y, outputs[:, 0], outputs[:, 1])
+
+    run, timings = _stream_rounds(device, params, randomness, consume, progress, control)
+    return StreamedRun(tallies, run, timings)
 
 
 def collect_records(
@@ -233,29 +411,21 @@ def collect_records(
     progress: Callable[[int], None] | None = None,
     control: RunControl | None = None,
 ) -> QKDRecords:
-    """Run step 1 on ``device`` (any ``measure(inputs) -> outputs`` two-party box) in jobs.
+    """Step 1 on ``device`` (any ``measure(inputs) -> outputs`` two-party box), keeping every
+    round in memory (for analysis and records files; :func:`collect_tallies` streams).
 
-    The settings are drawn first, then measured in bounded jobs by
-    :func:`qdevices.jobs.measure_in_jobs`, which checkpoints and retries as ``control`` says.
-    On resume the choices are still drawn (so the protocol randomness is at the same position
-    for steps 2-4 as in an uninterrupted run) but the checkpoint's choices are measured; with
-    seeded randomness they must be equal, which checks that the seed and parameters match.
+    The same jobs and the same random draws as :func:`collect_tallies`, so both give the same
+    rounds for the same seeds.
     """
-    control = control if control is not None else RunControl()
-    choices = choose_settings(params.rounds, params.settings, params.gamma, randomness)
-    context = {"alice_test": choices.alice_test, "bob_test": choices.bob_test}
-    metadata = {"protocol": "diqkd", "parameters": asdict(params), **control.metadata}
-    run = measure_in_jobs(device, choices.inputs, replace(control, metadata=metadata), context, progress)
-    if control.resume is not None:
-        if run.inputs.shape[0] != params.rounds:
-            raise QKDInputError(f"rounds: the checkpoint has {run.inputs.shape[0]} rounds, the parameters {params.rounds}")
-        kept = (run.context["alice_test"], run.context["bob_test"], run.inputs)
-        drawn = (choices.alice_test, choices.bob_test, choices.inputs)
-        if not randomness.secure and not all(np.array_equal(a, b) for a, b in zip(kept, drawn)):
-            raise QKDInputError("resume: the checkpoint's settings differ from those drawn with this seed and "
-                                "these parameters; resume with the seed and parameters of the original run")
-    return QKDRecords(params.settings, run.context["alice_test"], run.context["bob_test"], run.inputs[:, 0],
-                      run.inputs[:, 1], run.outputs[:, 0], run.outputs[:, 1])
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in ("alice_test", "bob_test", "x", "y", "a", "b")}
+
+    def keep(choices: RoundChoices, outputs: np.ndarray) -> None:
+        for name, values in (("alice_test", choices.alice_test), ("bob_test", choices.bob_test), ("x", choices.x),
+                             ("y", choices.y), ("a", outputs[:, 0]), ("b", outputs[:, 1])):
+            columns[name].append(values)
+
+    _stream_rounds(device, params, randomness, keep, progress, control)
+    return QKDRecords(params.settings, **{name: np.concatenate(parts) for name, parts in columns.items()})
 
 
 def estimate_error_rate(bell_value: float, estimation_rounds: int, settings: int) -> float:
@@ -288,10 +458,20 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
     if records.settings != params.settings:
         raise QKDInputError(f"records have settings M={records.settings}, parameters M={params.settings}")
     clock = time.perf_counter()
+    tallies = RoundTallies.of(records)
+    result = distill_tallies(tallies, params, randomness)
+    result.timings["estimation"] = time.perf_counter() - clock - sum(result.timings.values())
+    return result
+
+
+def distill_tallies(tallies: RoundTallies, params: QKDParameters, randomness: Randomness) -> QKDResult:
+    """Steps 2 (conclusion), 3 and 4 on the tallies of a run; returns the keys or the reason for aborting."""
+    if tallies.settings != params.settings:
+        raise QKDInputError(f"records have settings M={tallies.settings}, parameters M={params.settings}")
     timings: dict[str, float] = {}
     m = params.settings
     base = dict(
-        rounds=records.rounds,
+        rounds=tallies.rounds,
         settings=m,
         gamma=params.gamma,
         local_bound=1.0 / (2 * m),
@@ -300,19 +480,13 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
         total_eps=params.total_eps,
         secure_randomness=randomness.secure,
         seed=randomness.seed,
-        adversary=params.adversary,
+        adversary_model=params.adversary,
         timings=timings,
     )
 
-    # Step 2: estimation (eqs. (12)-(14))
-    both_test = (records.alice_test == 1) & (records.bob_test == 1)
-    estimation = both_test & in_estimation_support(records.x, records.y, m)
-    raw = (records.alice_test == 0) & (records.bob_test == 0)
-    n_e, n_r = int(estimation.sum()), int(raw.sum())
-    w = bell_indicator(records.a[estimation], records.b[estimation], records.x[estimation], records.y[estimation], m)
-    bell_value = float(w.mean()) if n_e else None
-    alice_raw, bob_raw = records.a[raw].astype(np.uint8), records.b[raw].astype(np.uint8)
-    timings["estimation"] = time.perf_counter() - clock
+    # Step 2: estimation (eqs. (12)-(14)), from the tallies
+    n_e, n_r, bell_value = tallies.estimation_rounds, tallies.raw_key_rounds, tallies.bell_value
+    alice_raw, bob_raw = tallies.alice_raw.bits(), tallies.bob_raw.bits()
     base.update(estimation_rounds=n_e, raw_key_rounds=n_r, bell_value=bell_value)
 
     def aborted(reason: str, **extra: Any) -> QKDResult:
@@ -326,10 +500,10 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
 
     lam = params.error_rate if params.error_rate is not None else estimate_error_rate(bell_value, n_e, m)
     planned_leak = error_correction_leakage(n_r, lam, params.eps_erco)
-    planned = key_length_for(params.adversary, bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
+    planned = key_length_for(params.adversary, bell_value=bell_value, settings=m, rounds=tallies.rounds, estimation_rounds=n_e,
                                 raw_key_rounds=n_r, leaked_bits=planned_leak, eps=params.eps)
     if planned.bits == 0:
-        return aborted(_no_key_reason(bell_value, m, records.rounds, params, lam),
+        return aborted(_no_key_reason(bell_value, m, tallies.rounds, params, lam),
                        error_rate_estimate=lam, key_length_terms=planned.to_dict())
 
     # Step 3: one-way error correction with hash verification
@@ -343,10 +517,10 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
     qber = float(np.count_nonzero(corrected.corrected != bob_raw) / n_r)
 
     # Step 4: privacy amplification to N_s(W-bar) bits, eq. (17)
-    length = key_length_for(params.adversary, bell_value=bell_value, settings=m, rounds=records.rounds, estimation_rounds=n_e,
+    length = key_length_for(params.adversary, bell_value=bell_value, settings=m, rounds=tallies.rounds, estimation_rounds=n_e,
                                raw_key_rounds=n_r, leaked_bits=corrected.leaked_bits, eps=params.eps)
     if length.bits == 0:
-        return aborted(_no_key_reason(bell_value, m, records.rounds, params, lam), error_rate_estimate=lam, qber=qber,
+        return aborted(_no_key_reason(bell_value, m, tallies.rounds, params, lam), error_rate_estimate=lam, qber=qber,
                        leaked_bits=corrected.leaked_bits, key_length_terms=length.to_dict(), reconciliation=summary)
     clock = time.perf_counter()
     seed = randomness.bits(n_r + length.bits - 1)
@@ -370,8 +544,10 @@ def distill_key(records: QKDRecords, params: QKDParameters, randomness: Randomne
 
 def _no_key_reason(bell_value: float, settings: int, rounds: int, params: QKDParameters,
                    error_rate: float) -> str:
-    """Why the key length of ``params.adversary`` is zero, and how many rounds the observed Bell
-    value (and, for the quantum model, the error-rate estimate) would need."""
+    """Why the key length of ``params.adversary`` is zero, and what the observed Bell value
+    (and, for the quantum model, the error-rate estimate) allows: no key at any N (above the
+    threshold), a key from about N rounds on, or, when that N is not above this run's, a key
+    at this N with the gamma optimised for this Bell value but not with this run's counts."""
     eps = params.eps
     ideal = math.sin(math.pi / (4 * settings)) ** 2
     if bell_value >= 1.0 / (2 * settings):
@@ -380,18 +556,21 @@ def _no_key_reason(bell_value: float, settings: int, rounds: int, params: QKDPar
     if params.adversary == "quantum":
         needed = rounds_for_key_from_statistics(settings=settings, bell_value=bell_value,
                                                 error_rate=error_rate, eps=eps, adversary="quantum")
-        if needed is None:
-            return (f"W-bar = {bell_value:.5f} is above the quantum-adversary key threshold for M={settings}: "
-                    "no number of rounds gives a key")
-        return (f"N_s^Q(W-bar) = 0 at N = {rounds} (W-bar = {bell_value:.5f}); a key needs about N >= {needed} "
-                "rounds at this Bell value")
-    noise = min(max((bell_value - ideal) / (0.5 - ideal), 0.0), 1.0)
-    needed = rounds_for_key(settings=settings, noise=noise, eps=eps)
+        observed, length = f"W-bar = {bell_value:.5f}", "N_s^Q(W-bar)"
+        above = f"{observed} is above the quantum-adversary key threshold for M={settings}"
+    else:
+        noise = min(max((bell_value - ideal) / (0.5 - ideal), 0.0), 1.0)
+        needed = rounds_for_key(settings=settings, noise=noise, eps=eps)
+        observed, length = f"W-bar = {bell_value:.5f} (noise-equivalent xi = {noise:.4f})", "N_s(W-bar)"
+        above = f"{observed} is above the key threshold for M={settings}"
     if needed is None:
-        return (f"W-bar = {bell_value:.5f} (noise-equivalent xi = {noise:.4f}) is above the key threshold "
-                f"for M={settings}: no number of rounds gives a key")
-    return (f"N_s(W-bar) = 0 at N = {rounds} (W-bar = {bell_value:.5f}); a key needs about N >= {needed} "
-            f"rounds at this Bell value with gamma optimised (--gamma auto)")
+        return f"{above}: no number of rounds gives a key"
+    if needed > rounds:
+        return (f"{length} = 0 at N = {rounds} ({observed}); a key needs about N >= {needed} rounds at this "
+                "Bell value with gamma optimised (--gamma auto)")
+    return (f"{length} = 0 at N = {rounds} with gamma = {params.gamma:.4g} ({observed}): this Bell value allows a "
+            f"key from about N = {needed} rounds only with the gamma optimised for it (and the expected N_e, N_r); "
+            "this run's estimation and raw-key counts and error-correction leakage give none")
 
 
 def run_diqkd(
@@ -401,14 +580,13 @@ def run_diqkd(
     progress: Callable[[int], None] | None = None,
     control: RunControl | None = None,
 ) -> QKDResult:
-    """Steps 1-4 end to end on ``device``; protocol randomness from the OS CSPRNG by default.
+    """Steps 1-4 end to end on ``device``, steps 1-2 streamed (:func:`collect_tallies`);
+    protocol randomness from the OS-keyed CSPRNG by default.
 
     ``control`` sets job size, checkpoint, resume and retries (:mod:`qdevices.jobs`).
     """
     randomness = randomness if randomness is not None else Randomness()
-    clock = time.perf_counter()
-    records = collect_records(device, params, randomness, progress, control)
-    devices_seconds = time.perf_counter() - clock
-    result = distill_key(records, params, randomness)
-    result.timings["devices"] = devices_seconds
+    streamed = collect_tallies(device, params, randomness, progress, control)
+    result = distill_tallies(streamed.tallies, params, randomness)
+    result.timings.update(streamed.timings)
     return result
