@@ -101,7 +101,10 @@ def test_amplification_results_vocabulary() -> None:
     assert not second.success and second.message == second.reason != "" and second.sv_eps == 0.0
     data = _strict(second.to_dict())
     assert data["randomness"] == "seeded (not secure)" and data["success"] is False
-    assert "Theorem 27" in data["theorem"]
+    assert "improved Protocol II" in data["theorem"] and data["adversary_model"] == "no-signaling"
+    paper2 = protocols.run_protocol2(local, LocalFourPartyDevice(np.zeros((4, 2), dtype=np.uint8), seed=2),
+                                     named_source("uniform", 0.0, Randomness(6)), 100, 2, certificate="paper")
+    assert "Theorem 27" in paper2.to_dict()["theorem"]
 
 
 def test_certified_amplification_run_is_a_success() -> None:
@@ -159,3 +162,19 @@ def test_dead_code_is_gone() -> None:
 
     assert not hasattr(Randomness, "numpy_generator")
     assert not hasattr(extractors.two_source, "two_source_error")
+
+
+def test_device_run_provenance_is_carried_by_the_result(capsys) -> None:
+    """The result itself says where its rounds came from (issue 9 item 3), in the library and in
+    the CLI report, without a callback."""
+    params = protocols.QKDParameters(rounds=20_000)
+    result = protocols.run_diqkd(ChainedBellDevice(settings=7, seed=5), params, qdevices.Randomness(seed=5))
+    run = result.device_run
+    assert run["execution"] == "exact" and run["hardware"] is False
+    assert run["emulation"].startswith("emulation, not hardware")
+    assert run["rounds"] == 20_000 and run["jobs"] >= 1 and run["checkpoint"] is None
+    assert result.to_dict()["device_run"] == run
+    assert main(["qkd", "--rounds", "20000", "--seed", "5", "--json"]) in (0, 3)
+    report = json.loads(capsys.readouterr().out)
+    assert report["device_run"]["execution"] == "exact" and report["device_run"]["rounds"] == 20_000
+    assert "caveat" not in report  # exact emulation: no one-chip caveat

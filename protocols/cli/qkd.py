@@ -189,7 +189,10 @@ def _finished_report(args: argparse.Namespace) -> dict | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from protocols.qkd.protocol import QKDParameters, collect_tallies, distill_tallies, tally_records_file
+    from dataclasses import replace
+
+    from protocols.qkd.protocol import (QKDParameters, collect_tallies, device_run_provenance, distill_tallies,
+                                        tally_records_file)
     from tqdm import tqdm
     from qdevices import Randomness
 
@@ -198,7 +201,6 @@ def run(args: argparse.Namespace) -> int:
     restore_run_arguments(args)
     _check_outputs(args)
     randomness = Randomness(seed=args.seed)
-    device_runs: list = []
     if args.records:
         tallies = tally_records_file(args.records)
         gamma = min(max(tallies.alice_tests / max(tallies.rounds, 1), 1e-9), 1 - 1e-9)
@@ -213,29 +215,29 @@ def run(args: argparse.Namespace) -> int:
                                eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
         _check_raw_key_memory(params)
         device = _device(args)
-        control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append)
+        control = run_control(args, RUN_OPTIONS)
         # a bar on a terminal only (disable=None), so scripts and CI logs stay clean; updated per job
         with tqdm(total=args.rounds, desc="measuring", unit="round", unit_scale=True, disable=None) as bar:
             streamed = collect_tallies(device, params, randomness, progress=bar.update, control=control)
         tallies = streamed.tallies
         if finished is not None:
-            return _report_finished(args, finished, tallies.fingerprint.hexdigest(), device_runs[0])
+            return _report_finished(args, finished, tallies.fingerprint.hexdigest(), streamed.device_run)
         result = distill_tallies(tallies, params, randomness)
         result.timings.update(streamed.timings)
+        result = replace(result, device_run=device_run_provenance(device, streamed.device_run))
         source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
 
     report = {**result.to_dict(), "source": source, "raw_records_sha256": tallies.fingerprint.hexdigest(),
               "key_sha256": hashlib.sha256(result.key_a).hexdigest() if result.success else None}
-    if device_runs:
-        report["device_run"] = device_runs[0].to_dict()
-        if report["device_run"].get("mode") == "shots" and args.backend != "aer-shots":
-            report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
-                                "one chip, so no-signaling between them is not enforced")
+    if (result.device_run or {}).get("execution") in ("fake-shots", "ibm-hardware"):
+        report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
+                            "one chip, so no-signaling between them is not enforced")
     if result.success and args.key_out:
         write_atomic(args.key_out, result.key_a, secret=True)
-    if device_runs and device_runs[0].checkpoint is not None:
+    checkpoint = (result.device_run or {}).get("checkpoint")
+    if checkpoint is not None:
         # after the key: a key that failed to be written was never used, so it may be re-distilled
-        write_json_atomic(Path(device_runs[0].checkpoint) / REPORT_NAME, report)
+        write_json_atomic(Path(checkpoint) / REPORT_NAME, report)
     if args.report:
         write_json_atomic(args.report, report)
     if args.json:

@@ -179,6 +179,10 @@ class QKDResult(ProtocolResult):
     key_length_terms: dict[str, Any] | None = None
     reconciliation: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Where the rounds came from: the device's ``provenance`` (backend, execution mode,
+    #: hardware or emulation, layout, calibration, job ids) and the job summary
+    #: (:func:`device_run_provenance`); ``None`` for recorded rounds.
+    device_run: dict[str, Any] | None = None
     key_a: bytes = field(default=b"", repr=False)
     key_b: bytes = field(default=b"", repr=False)
 
@@ -589,4 +593,11 @@ def run_diqkd(
     streamed = collect_tallies(device, params, randomness, progress, control)
     result = distill_tallies(streamed.tallies, params, randomness)
     result.timings.update(streamed.timings)
-    return result
+    return replace(result, device_run=device_run_provenance(device, streamed.device_run))
+
+
+def device_run_provenance(device: Any, run: DeviceRun) -> dict[str, Any]:
+    """The ``device_run`` of a result: ``device.provenance`` (backend, execution, hardware or
+    emulation, layout, calibration) updated with the job summary ``run`` (jobs, resumed jobs,
+    attempts, job ids, checkpoint)."""
+    return {**getattr(device, "provenance", {}), **run.to_dict()}
