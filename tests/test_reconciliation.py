@@ -95,6 +95,25 @@ def test_short_codes_cap_column_degrees_at_the_number_of_checks() -> None:
     assert column_weights.min() >= 1 and column_weights.max() <= 5
 
 
+def test_degree_distribution_is_chosen_for_the_rate() -> None:
+    # Rows of Elkouss et al. (ISIT 2009) Table I are normalised edge distributions; the row used
+    # is the one with the smallest design rate >= the code rate (rates 0.7665 -> 0.80 row,
+    # 0.8275 -> 0.85 row, above 0.85 -> bellbox's own rate-0.90 row {3: 0.3, 16: 0.7}).
+    from protocols.qkd.ldpc_codes import DEGREE_DISTRIBUTIONS, variable_edge_fractions
+
+    rows = dict(DEGREE_DISTRIBUTIONS)
+    for rate, fractions in DEGREE_DISTRIBUTIONS:
+        assert sum(fractions.values()) == pytest.approx(1.0, abs=2e-4), rate
+    assert rows[0.80][26] == 0.34960 and rows[0.85][21] == 0.50015  # two entries of Table I
+    assert variable_edge_fractions(0.7665) is rows[0.80]
+    assert variable_edge_fractions(0.8275) is rows[0.85]
+    assert variable_edge_fractions(0.95) is rows[0.90] == {3: 0.3, 16: 0.7}
+    # The built matrix realises the row: edge fraction on degree-26 columns of a rate-0.78 code.
+    matrix = parity_check_matrix(20_000, 4_400)
+    weights = np.asarray(matrix.sum(axis=0)).ravel()
+    assert (weights[weights == 26].sum() / weights.sum()) == pytest.approx(0.34960, abs=0.01)
+
+
 # --- correctness --------------------------------------------------------------------------
 
 
@@ -110,15 +129,66 @@ def test_errors_below_design_rate_are_corrected() -> None:
         assert result.message == ""
 
 
-def test_multi_block_keys_with_a_shortened_last_block_are_corrected() -> None:
-    # 2^16 + 1 bits -> 2 blocks of 32_769 bits, the last one 32_768 bits (shortened code).
-    length = 2**16 + 1
-    assert rec.MAX_BLOCK_LENGTH == 2**16
+def test_multi_block_keys_with_a_shortened_last_block_are_corrected(monkeypatch) -> None:
+    # Blocks of at most 2^14 bits (the module's limit is 2^18; lowered to keep the test short):
+    # 2^14 + 1 bits -> 2 blocks of 8_193 bits, the last one 8_192 bits (shortened code).
+    monkeypatch.setattr(rec, "MAX_BLOCK_LENGTH", 2**14)
+    length = 2**14 + 1
     alice, bob = keys(length, 0.01, seed=21)
     result = rec.reconcile(alice, bob, error_rate=0.02, eps_erco=1e-9, randomness=Randomness(seed=21))
-    assert result.blocks == 2
+    assert (result.blocks, result.block_length) == (2, 8_193)
     assert result.success, result.message
     assert np.array_equal(result.corrected, alice)
+
+
+def test_block_length_adapts_to_the_raw_key_up_to_2_to_the_18() -> None:
+    # k = ceil(N_r / 2^18) blocks of ceil(N_r / k) bits, by hand.
+    assert rec.MAX_BLOCK_LENGTH == 2**18
+    for length, blocks, block_length in [(12_755, 1, 12_755), (2**18, 1, 2**18),
+                                         (2**18 + 1, 2, 131_073), (10**6, 4, 250_000),
+                                         (10**7, 39, 256_411)]:
+        plan = rec.plan_reconciliation(length, 0.01, 1e-10)
+        assert (plan.blocks, plan.block_length) == (blocks, block_length)
+        assert plan.last_block_length == length - (blocks - 1) * block_length
+
+
+def test_errors_at_the_design_rate_are_corrected() -> None:
+    # Seeds 51..53; errors i.i.d. at exactly the design rate 0.02 on 30_000 bits (one block).
+    # Tolerance: every run must succeed (the code is sized for a run failure probability of
+    # 1e-2 at the design rate, so three fixed seeds failing would indicate a broken code).
+    for seed in (51, 52, 53):
+        alice, bob = keys(30_000, 0.02, seed)
+        result = rec.reconcile(alice, bob, error_rate=0.02, eps_erco=1e-10, randomness=Randomness(seed=seed))
+        assert result.success, result.message
+        assert np.array_equal(result.corrected, alice)
+
+
+def test_parallel_decoding_gives_the_serial_result(monkeypatch) -> None:
+    # 4 blocks of 4_096 bits; actual rate 0.02 against design 0.015, so some blocks fail and
+    # both the corrected bits and the unsolved count must agree between 1 and 2 processes.
+    monkeypatch.setattr(rec, "MAX_BLOCK_LENGTH", 2**12)
+    alice, bob = keys(4 * 2**12, 0.02, seed=61)
+    plan = rec.plan_reconciliation(alice.size, 0.015, 1e-10)
+    assert plan.blocks == 4
+    message = rec.alice_message(alice, plan, Randomness(seed=61))
+    serial = rec.bob_correct(bob, message, plan, workers=1)
+    parallel = rec.bob_correct(bob, message, plan, workers=2)
+    assert 0 < serial[1] < 4
+    assert np.array_equal(serial[0], parallel[0]) and serial[1] == parallel[1]
+
+
+def test_a_wrong_decoding_that_converges_is_caught_by_the_tag(monkeypatch) -> None:
+    # A decoder that "converges" to a wrong error pattern (as BP can, at a wrong lambda):
+    # the tag check must reject it and no key may be returned.
+    def wrong_decoder(block_length, syndrome_length, length, design_error_rate, difference):
+        return np.zeros(length, dtype=np.uint8), True
+
+    monkeypatch.setattr(rec, "decode_block", wrong_decoder)
+    alice, bob = keys(5_000, 0.01, seed=71)
+    result = rec.reconcile(alice, bob, error_rate=0.01, eps_erco=1e-10, randomness=Randomness(seed=71),
+                           workers=1)
+    assert not result.success and result.corrected is None
+    assert "hash tags differ" in result.message
 
 
 def test_too_many_errors_abort_and_never_yield_unequal_keys() -> None:
@@ -201,19 +271,40 @@ def test_syndromes_match_a_dense_per_block_computation() -> None:
     assert np.array_equal(rec.block_syndromes(alice, plan), np.array(expected, dtype=np.uint8))
 
 
-def test_syndrome_length_follows_the_documented_rule() -> None:
-    # m = ceil(f n h(lambda + z sqrt(lambda (1 - lambda) / n))), by hand at two points:
-    # lambda = 0.01 is a knot (f = 1.25); lambda = sqrt(0.02 * 0.03) lies halfway between the
-    # knots 0.02 (1.3) and 0.03 (1.35) in log10, so f = 1.325 there.
-    def by_hand(n: int, lam: float, f: float) -> int:
-        q = lam + 2.5 * math.sqrt(lam * (1 - lam) / n)
-        return math.ceil(f * n * (-q * math.log2(q) - (1 - q) * math.log2(1 - q)))
+def _binomial_tail_quantile(n: int, p: float, q: float) -> int:
+    """Smallest w with P[Bin(n, p) > w] <= q, by direct summation of the pmf (log-gamma)."""
+    log_pmf = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+               + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
+    tail = 0.0
+    for w in range(n, -1, -1):  # tail = P[X > w - 1] after adding pmf(w)
+        if tail + math.exp(log_pmf[w]) > q:
+            return w
+        tail += math.exp(log_pmf[w])
+    return 0
 
-    assert rec.ERROR_QUANTILE == 2.5
-    assert rec.syndrome_length(32_768, 0.01) == by_hand(32_768, 0.01, 1.25)
-    assert rec.syndrome_length(10_000, math.sqrt(0.02 * 0.03)) == by_hand(10_000, math.sqrt(0.02 * 0.03), 1.325)
-    assert rec.syndrome_length(10_000, 0.0) == 0
-    assert rec.syndrome_length(10, 0.4) == 10
+
+def test_syndrome_length_follows_the_documented_rule() -> None:
+    # m = ceil(f n h(w*/n)), w* the binomial tail quantile at RUN_FAILURE_TARGET / (2k), by hand:
+    # lambda = 0.01 is a knot; lambda = sqrt(0.02 * 0.03) lies halfway between the
+    # knots 0.02 and 0.03 in log10, so f is their mean there.
+    def h(q: float) -> float:
+        return -q * math.log2(q) - (1 - q) * math.log2(1 - q)
+
+    def by_hand(n: int, lam: float, f: float, blocks: int) -> int:
+        w = _binomial_tail_quantile(n, lam, 1e-2 / (2 * blocks))
+        return math.ceil(f * n * h(w / n))
+
+    knots = dict(rec.CODE_EFFICIENCY_KNOTS)
+    assert rec.RUN_FAILURE_TARGET == 1e-2
+    assert rec.syndrome_length(32_768, 0.01, 1) == by_hand(32_768, 0.01, knots[0.01], 1)
+    assert rec.syndrome_length(32_768, 0.01, 40) == by_hand(32_768, 0.01, knots[0.01], 40)
+    middle = (knots[0.02] + knots[0.03]) / 2
+    assert rec.syndrome_length(10_000, math.sqrt(0.02 * 0.03), 3) == \
+        by_hand(10_000, math.sqrt(0.02 * 0.03), middle, 3)
+    assert rec.syndrome_length(10_000, 0.0, 1) == 0
+    assert rec.syndrome_length(10, 0.4, 1) == 10
+    # more blocks never lower the per-block syndrome (the union bound tightens delta)
+    assert rec.syndrome_length(2**18, 0.01, 40) > rec.syndrome_length(2**18, 0.01, 1)
 
 
 def test_tiny_positive_error_rates_use_the_minimum_design_rate() -> None:

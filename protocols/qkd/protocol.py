@@ -54,6 +54,7 @@ from qdevices import Randomness
 from qdevices.jobs import DeviceRun, RunControl, run_jobs
 
 from protocols.bell.chained import bell_indicator, in_estimation_support
+from protocols.qkd.error_rate import estimate_error_rate
 from protocols.qkd.keyrate import (KeyRateInputError, asymptotic_rate, expected_key_length, finite_key_length,
                                    rounds_for_key)
 from protocols.qkd.quantum_keyrate import ADVERSARIES, quantum_key_length, rounds_for_key_from_statistics
@@ -68,9 +69,6 @@ THEOREMS = {
                 "leftover hash lemma; key length N_s^Q of docs/quantum_chained_key.md; assumes memoryless "
                 "devices (no-signalling between all 2N measurements)"),
 }
-
-#: One-sided confidence multiplier on W-bar used for the error-rate estimate (efficiency only).
-ESTIMATE_SIGMAS = 3.0
 
 
 class QKDInputError(ValueError):
@@ -430,20 +428,6 @@ def collect_records(
 
     _stream_rounds(device, params, randomness, keep, progress, control)
     return QKDRecords(params.settings, **{name: np.concatenate(parts) for name, parts in columns.items()})
-
-
-def estimate_error_rate(bell_value: float, estimation_rounds: int, settings: int) -> float:
-    """Key-pair error rate implied by an upper confidence value of W-bar under the honest model.
-
-    ``W_up = W-bar + 3 sqrt(W-bar (1 - W-bar) / N_e)``; inverting eq. (26) gives
-    ``xi = (W_up - s) / (1/2 - s)`` with ``s = sin^2(pi/4M)``; ``lambda = xi/2`` (Sec. III C).
-    Used to choose the error-correcting code only.
-    """
-    spread = math.sqrt(max(bell_value * (1.0 - bell_value), 1.0 / estimation_rounds) / estimation_rounds)
-    upper = bell_value + ESTIMATE_SIGMAS * spread
-    ideal = math.sin(math.pi / (4 * settings)) ** 2
-    noise = min(max((upper - ideal) / (0.5 - ideal), 0.0), 1.0)
-    return min(noise / 2.0, 0.49)
 
 
 def _pack(bits: np.ndarray) -> bytes:
