@@ -9,9 +9,11 @@ CLI's defaults, so a script and ``bellbox amplify`` give the same numbers for th
   (:func:`protocols.amplification.protocol1.default_delta`), a completeness choice 10% above the
   white-noise expectation of ``L_n``; ``noise`` is the device's white noise (its ``noise``
   attribute for runs, 0 for local boxes, as ``--noise 0``);
-* the Protocol I certificate chain ``certificate="improved"`` (``--certificate improved``:
-  :mod:`protocols.amplification.improved_certificate`); ``"paper"`` is paper 004's Theorem 20
-  chain (:mod:`protocols.amplification.certificate`);
+* the certificate chain ``certificate="improved"`` (``--certificate improved``:
+  :mod:`protocols.amplification.improved_certificate` for Protocol I,
+  :mod:`protocols.amplification.improved_protocol2` for Protocol II); ``"paper"`` is paper 004's
+  Theorem 20 / Theorem 27 chain (:mod:`protocols.amplification.certificate`,
+  :mod:`protocols.amplification.protocol2`);
 * the extractor of the Protocol I certificate:
   :class:`protocols.amplification.protocol1.CyclicShiftExtractor`.
 
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from protocols.amplification import certificate as _certificate
+from protocols.amplification import improved_protocol2 as _improved_protocol2
 from protocols.amplification import protocol1 as _protocol1
 from protocols.amplification import protocol2 as _protocol2
 from protocols.amplification import records as _records
@@ -35,8 +38,8 @@ from protocols.bell.four_party import check_delta
 
 #: ``bellbox amplify --error`` default: the required bound on ``d_comp p(ACC)``.
 DEFAULT_ERROR = 2.0**-40
-#: ``bellbox amplify --certificate`` default: the Protocol I certificate chain.
-DEFAULT_CERTIFICATE = "improved"
+#: ``bellbox amplify --certificate`` default: the certificate chain of both protocols.
+DEFAULT_CERTIFICATE = _protocol1.DEFAULT_CERTIFICATE
 
 
 def resolve_delta(delta: float | None, sv_eps: float, noise: float = 0.0) -> float:
@@ -45,17 +48,10 @@ def resolve_delta(delta: float | None, sv_eps: float, noise: float = 0.0) -> flo
 
 
 def _check_chain(certificate: str, extractor: Any) -> str:
-    """``certificate`` must be ``"improved"`` or ``"paper"``; the improved chain is proved for the
-    cyclic-shift extractor only."""
-    if certificate not in ("improved", "paper"):
-        raise _certificate.CertificateInputError(
-            f"certificate must be 'improved' or 'paper', got {certificate!r}")
-    if certificate == "improved" and extractor is not None \
-            and not isinstance(extractor, _protocol1.CyclicShiftExtractor):
-        raise _certificate.CertificateInputError(
-            "certificate='improved' needs the cyclic-shift extractor (extractor=None); "
-            f"got {type(extractor).__name__}: use certificate='paper'")
-    return certificate
+    """``certificate`` must be ``"improved"`` or ``"paper"``, the improved chain with the
+    cyclic-shift extractor (``extractor=None``): :func:`protocols.amplification.protocol1.
+    _check_chain`."""
+    return _protocol1._check_chain(certificate, extractor or _protocol1.CyclicShiftExtractor())
 
 
 def _device_noise(device: Any) -> float:
@@ -80,10 +76,24 @@ def plan_protocol1(output_bits: int = 1, *, sv_eps: float, error: float = DEFAUL
 
 
 def plan_protocol2(output_bits: int = 1, *, sv_eps: float, error: float = DEFAULT_ERROR,
-                   delta: float | None = None, noise: float = 0.0) -> _protocol2.ProtocolIIPlan:
-    """Sizes ``(n, N2)`` for Protocol II (:func:`protocols.amplification.protocol2.plan_protocol2`),
-    as ``bellbox amplify --plan --protocol 2``."""
-    return _protocol2.plan_protocol2(output_bits, error, sv_eps, resolve_delta(delta, sv_eps, noise))
+                   delta: float | None = None, noise: float = 0.0,
+                   certificate: str = DEFAULT_CERTIFICATE, route: str | None = None) -> Any:
+    """Sizes ``(n, N2)`` for Protocol II, as ``bellbox amplify --plan --protocol 2``:
+    :func:`protocols.amplification.improved_protocol2.best_plan` (``certificate="improved"``;
+    ``route=None`` picks the route with the fewest device runs ``n (1 + N2)``) or
+    :func:`protocols.amplification.protocol2.plan_protocol2` (``"paper"``, no route)."""
+    delta = resolve_delta(delta, sv_eps, noise)
+    if _check_route(certificate, route) == "improved":
+        return _improved_protocol2.best_plan(output_bits, error, sv_eps, delta, route)
+    return _protocol2.plan_protocol2(output_bits, error, sv_eps, delta)
+
+
+def _check_route(certificate: str, route: str | None) -> str:
+    """A Protocol II chain; ``route`` is the improved chain's only (:func:`_check_chain`)."""
+    if _check_chain(certificate, None) == "paper" and route is not None:
+        raise _certificate.CertificateInputError(
+            f"route applies to certificate='improved' only, got route={route!r} with 'paper'")
+    return certificate
 
 
 def certify_protocol1(runs: int, *, sv_eps: float, output_bits: int = 1, delta: float | None = None,
@@ -119,22 +129,29 @@ def run_protocol1(device: Any, source: Any, runs: int, *, delta: float | None = 
 
 def run_protocol2(first_device: Any, second_device: Any, source: Any, runs: int, blocks: int, *,
                   delta: float | None = None, error: float = DEFAULT_ERROR,
-                  output_bits: int | None = None,
+                  output_bits: int | None = None, certificate: str = DEFAULT_CERTIFICATE,
+                  route: str | None = None,
                   progress: Callable[[int], None] | None = None) -> _protocol2.ProtocolIIResult:
-    """Protocol II on two devices (:func:`protocols.amplification.protocol2.run_protocol2`);
-    the default ``delta`` uses device 1's noise, as the CLI's one ``--noise`` for both."""
+    """Protocol II on two devices (:func:`protocols.amplification.protocol2.run_protocol2`,
+    chain ``certificate``, improved ``route`` default ``"chain-rule"``, as the CLI); the default
+    ``delta`` uses device 1's noise, as the CLI's one ``--noise`` for both."""
+    _check_route(certificate, route)
     return _protocol2.run_protocol2(first_device, second_device, source, runs, blocks,
                                     resolve_delta(delta, source.eps, _device_noise(first_device)),
-                                    error, output_bits=output_bits, progress=progress)
+                                    error, output_bits=output_bits, progress=progress,
+                                    certificate=certificate, route=route or "chain-rule")
 
 
 def amplify_records(records: _records.AmplificationRecords, *, sv_eps: float,
                     delta: float | None = None, error: float = DEFAULT_ERROR,
                     output_bits: int | None = None, t: np.ndarray | None = None,
-                    label: str = "records") -> _protocol1.AmplificationResult:
+                    label: str = "records", certificate: str = DEFAULT_CERTIFICATE
+                    ) -> _protocol1.AmplificationResult:
     """Protocol I steps 2-3 on recorded runs with the claimed SV bias ``sv_eps``
-    (:func:`protocols.amplification.records.post_process_records`, as ``amplify --records``,
-    which takes the paper chain)."""
+    (:func:`protocols.amplification.records.post_process_records`, as ``amplify --records``),
+    with the certificate chain ``certificate`` (default improved, as the CLI; ``"paper"``:
+    Theorem 20)."""
     return _records.post_process_records(records, sv_eps, resolve_delta(delta, sv_eps), error,
                                          _protocol1.CyclicShiftExtractor(), output_bits=output_bits,
-                                         t=t, label=label)
+                                         t=t, label=label,
+                                         certificate=_check_chain(certificate, None))

@@ -1,6 +1,8 @@
-"""Tests of Protocol II of paper 004 (Fig. 3, Theorem 27): certificate, planner, run, CLI.
+"""Tests of Protocol II of paper 004 (Fig. 3, Theorem 27): certificate, planner, run, CLI, all
+with the paper's chain (``certificate="paper"``; the improved chain, now the default, is tested
+in tests/test_improved_protocol2.py).
 
-Certification needs astronomically many blocks (Lemma 13's term falls only like
+With the paper's chain certification needs astronomically many blocks (Lemma 13's term falls only like
 ``N2**(log2(1/2 + eps)/2)``), so no run here is certified by the honest certificate; the
 extraction path is exercised with a stand-in certificate (clearly marked), and the planner's
 answers are checked by re-certifying at and below the planned sizes.
@@ -205,30 +207,32 @@ def test_ideal_devices_never_violate_and_run_reports_the_plan() -> None:
     for name in ("steer-untested", "steer-repeat"):
         result = run_protocol2(FourPartyDevice(0.0, seed=31), FourPartyDevice(0.0, seed=32),
                                named_source(name, 0.3, Randomness(seed=33)), 2000, 8,
-                               delta=0.0, error=0.05, output_bits=1)
+                               delta=0.0, error=0.05, output_bits=1, certificate="paper")
         assert result.to_dict()["bell_average"] == [0.0, 0.0]
         assert result.status == STATUS_NOT_CERTIFIED and result.output is None
         assert 0 <= result.block < 8
     result = run_protocol2(FourPartyDevice(0.0, seed=31), FourPartyDevice(0.0, seed=32),
                            named_source("uniform", 0.0, Randomness(seed=34)), 2000, 8,
-                           delta=0.0, error=0.05, output_bits=1, chunk_runs=999)
+                           delta=0.0, error=0.05, output_bits=1, chunk_runs=999,
+                           certificate="paper")
     plan = plan_protocol2(1, 0.05, 0.0, 0.0)
     assert result.status == STATUS_NOT_CERTIFIED
     assert (result.required_runs, result.required_blocks) == (plan.required_runs,
                                                              plan.required_blocks)
 
 
+@pytest.mark.parametrize("chain", ["paper", "improved"])
 @pytest.mark.parametrize("strategy_index", [0, 77, 255])
-def test_local_devices_never_yield_bits(strategy_index: int) -> None:
+def test_local_devices_never_yield_bits(strategy_index: int, chain: str) -> None:
     strategy = LocalFourPartyDevice.all_strategies()[strategy_index]
     source = named_source("iid-high", 0.1, Randomness(seed=40 + strategy_index))
     both_local = run_protocol2(LocalFourPartyDevice(strategy, seed=1),
                                LocalFourPartyDevice(strategy, seed=2), source, 3000, 4,
-                               delta=0.001, error=0.5, output_bits=1)
+                               delta=0.001, error=0.5, output_bits=1, certificate=chain)
     assert both_local.status == STATUS_ABORTED and both_local.output is None
     second_local = run_protocol2(FourPartyDevice(0.0, seed=3), LocalFourPartyDevice(strategy),
                                  named_source("iid-high", 0.1, Randomness(seed=5)), 3000, 4,
-                                 delta=0.001, error=0.5, output_bits=1)
+                                 delta=0.001, error=0.5, output_bits=1, certificate=chain)
     assert second_local.status == STATUS_ABORTED and "block" in second_local.reason
     assert second_local.first_test.accepted and not second_local.block_test.accepted
 
@@ -262,7 +266,8 @@ def test_only_the_chosen_block_is_tested() -> None:
     for bad_block in (chosen, (chosen + 3) % blocks):
         result = run_protocol2(FourPartyDevice(0.0, seed=63), _OneBadBlockDevice(runs, bad_block),
                                named_source("iid-low", 0.2, Randomness(seed=62)), runs, blocks,
-                               delta=0.01, error=0.5, output_bits=1, chunk_runs=700)
+                               delta=0.01, error=0.5, output_bits=1, chunk_runs=700,
+                               certificate="paper")
         assert result.block == chosen
         assert result.block_test.accepted == (bad_block != chosen)
         assert result.status == (STATUS_ABORTED if bad_block == chosen else STATUS_NOT_CERTIFIED)
@@ -284,7 +289,7 @@ def test_certified_path_extracts_from_the_chosen_block(monkeypatch) -> None:
                         lambda *args, **kwargs: _stand_in_certificate(runs, blocks, bits))
     result = run_protocol2(FourPartyDevice(0.0, seed=51), FourPartyDevice(0.0, seed=52),
                            named_source("sticky", 0.1, Randomness(seed=56)), runs, blocks,
-                           delta=0.0, error=1e-3, output_bits=bits)
+                           delta=0.0, error=1e-3, output_bits=bits, certificate="paper")
     assert result.status == STATUS_CERTIFIED and result.output.size == bits
     source = named_source("sticky", 0.1, Randomness(seed=56))
     x = FourPartyDevice(0.0, seed=51).measure(source.settings(runs)).reshape(-1)
@@ -313,7 +318,8 @@ def test_bad_input_names_the_parameter(kwargs: dict, name: str) -> None:
 def test_cli_protocol2(capsys, monkeypatch, tmp_path) -> None:
     from protocols.cli import main
 
-    common = ["amplify", "--protocol", "2", "--sv-eps", "0.0", "--runs", "1000", "--seed", "1"]
+    common = ["amplify", "--protocol", "2", "--sv-eps", "0.0", "--runs", "1000", "--seed", "1",
+              "--certificate", "paper"]
     assert main(common + ["--blocks", "4", "--bits", "1", "--error", "0.05", "--json"]) == 3
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == STATUS_NOT_CERTIFIED and report["output_bits"] == 0

@@ -63,3 +63,8 @@ def test_ibm_example_without_account_exits_2_with_one_line(tmp_path) -> None:
 def test_amplify_fake_backend_quick_certifies() -> None:
     out = run_example("amplify_fake_backend.py", "--quick")
     assert "calibration (exact distribution)" in out and "status: certified" in out
+
+
+def test_amplify_protocol2_quick_certifies() -> None:
+    out = run_example("amplify_protocol2.py", "--quick")
+    assert "plan (chain-rule)" in out and "status: certified" in out

@@ -236,3 +236,150 @@ def test_bad_inputs_name_parameter():
         certify_protocol2_improved(100, 4, 0.01, 0.0, 1, s=-1.0)
     with pytest.raises(ValueError, match="runs"):
         certify_protocol2_improved(0, 4, 0.01, 0.0, 1)
+
+
+class _RecordingSource:
+    """An SV source that logs every request (``("settings", runs)`` or ``("bits", count)``) and
+    passes it on, so a test can read the order in which the protocol draws its SV bits."""
+
+    def __init__(self, source) -> None:
+        self.source, self.requests = source, []
+        self.eps, self.name, self.secure = source.eps, source.name, source.secure
+
+    def settings(self, runs: int) -> np.ndarray:
+        self.requests.append(("settings", runs))
+        return self.source.settings(runs)
+
+    def bits(self, count: int) -> np.ndarray:
+        self.requests.append(("bits", count))
+        return self.source.bits(count)
+
+
+def _ideal_pair(first_seed: int, second_seed: int):
+    from qdevices import FourPartyDevice
+
+    return FourPartyDevice(0.0, seed=first_seed), FourPartyDevice(0.0, seed=second_seed)
+
+
+def test_run_at_the_planned_size_certifies_and_draws_v_before_u():
+    """Ideal devices (noise 0), iid-high eps = 0.01 source (seed 7), 1 bit at 0.05: the plan is
+    the chain-rule route with N2 = 1 and n <= 53 (the review's independent smallest n for the
+    cyclic shift; the better of the two extractors can only lower it). The run certifies; its SV
+    requests are v (device 2), u (device 1), j (0 bits), t; the output equals the extractor named
+    by the certificate applied, here, to replayed data in that order (x || y, seed t)."""
+    from extractors.polynomial_hash import polynomial_hash_extract
+    from extractors.two_source import cyclic_shift_extract, zero_pad
+    from protocols.amplification.improved_protocol2 import SHORT_SEED_EXTRACTOR, best_plan
+    from protocols.amplification.protocol2 import run_protocol2
+    from qdevices.randomness import Randomness
+    from qdevices.sources import named_source
+
+    plan = best_plan(1, 0.05, 0.01, 0.0)
+    runs = plan.required_runs
+    assert plan.route == "chain-rule" and plan.required_blocks == 1 and runs <= 53
+    assert plan.total_runs == 2 * runs
+    source = _RecordingSource(named_source("iid-high", 0.01, Randomness(seed=7)))
+    result = run_protocol2(*_ideal_pair(11, 12), source, runs, 1, 0.0, 0.05, output_bits=1,
+                           chunk_runs=20)
+    assert result.status == "certified" and result.output.size == 1
+    report = result.to_dict()
+    assert report["certificate_chain"] == "improved" and report["route"] == "chain-rule"
+    assert report["chosen_block"] == 0 and report["adversary_model"] == "no-signaling"
+    assert report["log2_error_bound"] <= math.log2(0.05)
+    chunks = [count for kind, count in source.requests if kind == "settings"]
+    assert chunks == [20, 20, runs - 40] * 2  # all of v first, then u
+    assert source.requests[-2:] == [("bits", 0), ("bits", result.certificate.t_length)]
+    replay = named_source("iid-high", 0.01, Randomness(seed=7))
+    first, second = _ideal_pair(11, 12)
+    y = second.measure(replay.settings(runs)).reshape(-1)
+    x = first.measure(replay.settings(runs)).reshape(-1)
+    replay.bits(0)
+    t = replay.bits(result.certificate.t_length)
+    pair = np.concatenate([x, y])
+    if result.certificate.extractor == SHORT_SEED_EXTRACTOR:
+        expected = polynomial_hash_extract(pair, t, t.size // 2, 1)
+    else:
+        expected = cyclic_shift_extract(zero_pad(pair, t.size), t, 1)
+    assert result.output.tolist() == np.asarray(expected).tolist()
+
+
+class _OneBadBlockDevice:
+    """Ideal device except in block ``bad_block`` of ``runs`` runs, which answers with the local
+    deterministic strategy 0 (it violates the inequality on some tested setting)."""
+
+    def __init__(self, runs: int, bad_block: int) -> None:
+        from qdevices import FourPartyDevice, LocalFourPartyDevice
+
+        self.runs, self.bad_block, self.position = runs, bad_block, 0
+        self.ideal = FourPartyDevice(0.0, seed=61)
+        self.local = LocalFourPartyDevice(LocalFourPartyDevice.all_strategies()[0])
+
+    def measure(self, settings: np.ndarray) -> np.ndarray:
+        blocks = (self.position + np.arange(len(settings))) // self.runs
+        self.position += len(settings)
+        outputs = self.ideal.measure(settings)
+        bad = blocks == self.bad_block
+        outputs[bad] = self.local.measure(settings[bad])
+        return outputs
+
+
+def test_chosen_block_is_drawn_after_v_and_u_and_not_published():
+    """N2 = 8, n = 400, iid-low eps = 0.2 (seed 62): j is the 3 SV bits (MSB first) after
+    v^1..v^8 and u; a violating block aborts the run only when it is j; the report withholds j."""
+    from qdevices import FourPartyDevice
+    from protocols.amplification.protocol2 import run_protocol2
+    from qdevices.randomness import Randomness
+    from qdevices.sources import named_source
+
+    runs, blocks = 400, 8
+    replay = named_source("iid-low", 0.2, Randomness(seed=62))
+    replay.settings(runs * blocks + runs)
+    index = replay.bits(3)
+    chosen = 4 * int(index[0]) + 2 * int(index[1]) + int(index[2])
+    for bad_block in (chosen, (chosen + 3) % blocks):
+        result = run_protocol2(FourPartyDevice(0.0, seed=63), _OneBadBlockDevice(runs, bad_block),
+                               named_source("iid-low", 0.2, Randomness(seed=62)), runs, blocks,
+                               0.01, 1e-30, output_bits=1, chunk_runs=700)
+        assert result.block is None and result.to_dict()["chosen_block"] is None
+        assert result.to_dict()["chosen_block_published"] is False
+        assert result.block_test.accepted == (bad_block != chosen)
+        assert result.status == ("aborted" if bad_block == chosen else "not certified")
+
+
+def test_too_few_runs_report_the_plan_of_the_same_route():
+    from protocols.amplification.improved_protocol2 import best_plan
+    from protocols.amplification.protocol2 import run_protocol2
+    from qdevices.randomness import Randomness
+    from qdevices.sources import named_source
+
+    result = run_protocol2(*_ideal_pair(1, 2), named_source("uniform", 0.01, Randomness(seed=3)),
+                           30, 4, 0.0, 0.05, output_bits=1, route="de-finetti")
+    plan = best_plan(1, 0.05, 0.01, 0.0, "de-finetti")
+    assert result.status == "not certified" and result.output is None
+    assert (result.required_runs, result.required_blocks) == (plan.required_runs,
+                                                             plan.required_blocks)
+    assert result.to_dict()["certificate"]["route"] == "de-finetti"
+
+
+def test_cli_plans_both_routes(capsys):
+    """The review's independent numbers (1 bit at 0.05, eps = 0.01, ideal device): chain-rule
+    N2 = 1, n <= 53; de Finetti N2 = 2^23 (2^22: no n), n <= 67; 64 bits at 2^-40 on the de
+    Finetti route need N2 = 2^229: out of reach."""
+    import json
+
+    from protocols.cli import main
+
+    common = ["amplify", "--plan", "--protocol", "2", "--sv-eps", "0.01", "--json"]
+    assert main(common + ["--bits", "1", "--error", "0.05"]) == 3
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["route"] == "chain-rule" and plan["required_blocks"] == 1
+    assert plan["required_runs"] <= 53 and plan["total_runs"] == 2 * plan["required_runs"]
+    assert main(common + ["--bits", "1", "--error", "0.05", "--route", "de-finetti"]) == 3
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["log2_required_blocks"] == 23 and 60 <= plan["required_runs"] <= 67
+    assert main(common + ["--bits", "64", "--route", "de-finetti"]) == 3
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["required_runs"] is None and "out of reach" in plan["reason"]
+    assert "2^229" in plan["reason"]
+    assert main(["amplify", "--plan", "--sv-eps", "0.01", "--route", "de-finetti"]) == 2
+    assert "--route" in capsys.readouterr().err

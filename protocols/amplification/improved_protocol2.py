@@ -31,9 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from extractors.models import CyclicShiftExtractor, PolynomialHashExtractor
 from extractors.polynomial_hash import polynomial_hash_parameters
-from protocols.amplification.improved_certificate import (LOG2_ROUNDING_MARGIN, MAX_PLANNED_RUNS,
-                                                          SHORT_SEED_EXTRACTOR,
+from protocols.amplification.certificate_base import largest_meeting_output
+from protocols.amplification.improved_certificate import (EXTRACTORS, LOG2_ROUNDING_MARGIN,
+                                                          MAX_PLANNED_RUNS, SHORT_SEED_EXTRACTOR,
                                                           CertificateInputError, Log2ErrorBound,
                                                           check_delta, check_eps, check_error,
                                                           check_extractor, check_output_bits,
@@ -63,7 +65,9 @@ ASSUMPTIONS = (
     "time-ordered no-signalling jointly among the eight device components and Eve (A3-II, docs "
     "Section 1; contains eqs. (124)-(129))",
     "Eve's input depends only on her SV information e, the output s and the published Bell counts "
-    "(eqs. (138)-(139)); u, v, j, y^{<j} are side information she may learn",
+    "(eqs. (138)-(139)), not on the block index j: the run does not publish j when N2 > 1 (an "
+    "input depending on j would need 2^m [C sqrt(N2) E(2G) + 4 C (1+2eps)^k S], not implemented); "
+    "u, v, j, y^{<j} are in M, on which the bound conditions",
 )
 
 
@@ -334,3 +338,46 @@ def plan_protocol2_improved(output_bits: int, error: float, eps: float, delta: f
                                       f"{float(total):.3g} > {MAX_TOTAL_RUNS:.0e} device runs")
     return ImprovedProtocolIIPlan(output_bits, error, eps, delta, route, runs, best.blocks,
                                   total, best, lemma13)
+
+
+def best_certificate(runs: int, blocks: int, eps: float, delta: float, output_bits: int,
+                     route: str = "chain-rule") -> ImprovedProtocolIICertificate:
+    """Over the extractors :data:`EXTRACTORS` (cyclic shift, polynomial hash), the certificate
+    with the smallest bound on ``route`` (ties: the first listed); its ``extractor`` names it."""
+    return min((certify_protocol2_improved(runs, blocks, eps, delta, output_bits, route=route,
+                                           extractor=name) for name in EXTRACTORS),
+               key=lambda certificate: certificate.log2_error_bound)
+
+
+def largest_certified_output(runs: int, blocks: int, error: float, eps: float, delta: float,
+                             route: str = "chain-rule") -> ImprovedProtocolIICertificate:
+    """Over :data:`EXTRACTORS`, the certificate of the largest ``m <= 8n`` meeting ``error`` on
+    ``route`` (ties: the smaller bound, then the first listed); the ``m = 1`` certificate of the
+    better extractor when none meets it."""
+    error = check_error(error)
+    found = [largest_meeting_output(
+        lambda bits, name=name: certify_protocol2_improved(runs, blocks, eps, delta, bits,
+                                                           route=route, extractor=name),
+        error, 2 * OUTPUT_BITS_PER_RUN * check_runs(runs)) for name in EXTRACTORS]
+    return min(found, key=lambda item: (-item[0], item[1].log2_error_bound))[1]
+
+
+def best_plan(output_bits: int, error: float, eps: float, delta: float,
+              route: str | None = None) -> ImprovedProtocolIIPlan:
+    """The plan with the fewest device runs ``n (1 + N2)`` over :data:`EXTRACTORS` and over
+    ``route`` (``None``: both :data:`ROUTES`; ties: the order listed), each planned by
+    :func:`plan_protocol2_improved`. When nothing is within reach, the plan of the first route
+    and extractor (with its reason)."""
+    if route is not None:
+        check_route(route)
+    plans = [plan_protocol2_improved(output_bits, error, eps, delta, route=name,
+                                     extractor=extractor)
+             for name in (ROUTES if route is None else (route,)) for extractor in EXTRACTORS]
+    reachable = [plan for plan in plans if plan.total_runs is not None]
+    return min(reachable, key=lambda plan: plan.total_runs) if reachable else plans[0]
+
+
+EXTRACTOR_MODELS = {EXTRACTOR: CyclicShiftExtractor(),
+                    SHORT_SEED_EXTRACTOR: PolynomialHashExtractor()}
+"""The extractor applied to ``(x || y_j, t)``, by the certificate's ``extractor`` field; it gets
+``t_length`` SV bits (``L = next_cyclic_length(8n)``, or the hash's ``2b``)."""

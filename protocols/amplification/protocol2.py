@@ -8,9 +8,15 @@ to ``(x, y_j, t)`` with ``t`` further SV bits. Device 2 runs all ``N2`` blocks (
 blocks after ``j`` are discarded, which changes nothing for blocks ``<= j`` by the time-ordered
 no-signaling condition (129).
 
-**Certificate.** All logarithms base 2, tiny numbers carried as ``log2``. With ``M = (z, u, v_j,
-M_j, e)`` (Sec. VI) and the published Bell counts ``c = (c_1, c_j)`` (every report publishes both
-``L`` values, as Protocol I does):
+Two certificate chains (:func:`run_protocol2`): ``"improved"`` (the default,
+:mod:`protocols.amplification.improved_protocol2`, derivation and review in
+docs/amplification_protocol2_improved.md; it draws the SV bits in the order ``v, u, j, t`` that
+its proof needs, which closes the gap of Props. 24-25 for ``eps > 0``) and ``"paper"``, the chain
+below (order ``u, v, j, t`` as Fig. 3).
+
+**Certificate (paper chain).** All logarithms base 2, tiny numbers carried as ``log2``. With
+``M = (z, u, v_j, M_j, e)`` (Sec. VI) and the published Bell counts ``c = (c_1, c_j)`` (every
+report publishes both ``L`` values, as Protocol I does):
 
 1. Per device, Props. 24-25 (the analogues of Lemma 18 / Prop. 19 with ``u -> (u, v_j, M_j)``):
    the Protocol I quantities of :mod:`protocols.amplification.paper_device_terms` (Azuma ``eps_Az``,
@@ -83,22 +89,21 @@ from protocols.amplification.certificate_base import (MAX_PLANNED_RUNS, Certific
 from protocols.amplification.paper_device_terms import (DeviceTerms, best_entropy_threshold,
                                                         gamma_terms, largest_bell_bound,
                                                         optimise_delta_az)
-from protocols.amplification.protocol1 import (DEFAULT_CHUNK_RUNS, STATUS_ABORTED,
-                                               STATUS_CERTIFIED, STATUS_NOT_CERTIFIED)
+from protocols.amplification.improved_protocol2 import (
+    EXTRACTOR_MODELS, ImprovedProtocolIICertificate, best_plan, check_blocks, check_route)
+from protocols.amplification.improved_protocol2 import (
+    best_certificate as best_improved_certificate,
+    largest_certified_output as largest_improved_output)
+from protocols.amplification.protocol1 import (CERTIFICATE_CHAINS, DEFAULT_CERTIFICATE,
+                                               DEFAULT_CHUNK_RUNS, STATUS_ABORTED,
+                                               STATUS_CERTIFIED, STATUS_NOT_CERTIFIED,
+                                               AmplificationInputError)
 from protocols.bell.four_party import BellTestResult, acceptance, bell_indicator, check_delta
 from protocols.results import AmplificationOutput
 from qdevices.sources import check_sv_eps as check_eps
 
 OUTPUT_BITS_PER_RUN = 4
 """``log2|Sigma|``: each run of a four-party device yields 4 output bits (Lemma 13)."""
-
-
-def check_blocks(blocks: int) -> int:
-    """``N2`` must be a power of 2 >= 1: the block index is ``log2 N2`` SV bits (Lemma 13)."""
-    if int(blocks) != blocks or blocks < 1 or int(blocks) & (int(blocks) - 1):
-        raise CertificateInputError(f"blocks must be a power of 2 >= 1 (the block index is "
-                                    f"log2(blocks) SV bits, Lemma 13), got {blocks}")
-    return int(blocks)
 
 
 def log2_de_finetti(runs: int, blocks: int, eps: float) -> float:
@@ -290,9 +295,13 @@ def plan_protocol2(output_bits: int, error: float, eps: float, delta: float) -> 
 class ProtocolIIResult(AmplificationOutput):
     """Outcome of Protocol II. ``output`` holds the bits (0/1 ``uint8``) only when certified.
 
-    ``first_test`` is device 1's test, ``block_test`` the test of the chosen block ``block``
-    (0-based) of device 2. Shared vocabulary (:mod:`protocols.results`) as Protocol I's
-    :class:`protocols.amplification.protocol1.AmplificationResult`.
+    ``first_test`` is device 1's test, ``block_test`` the test of the chosen block of device 2;
+    ``block`` is its 0-based index, or ``None`` when it is withheld (improved chain with
+    ``N2 > 1``, :func:`run_protocol2`). ``certificate_chain`` is ``"improved"`` or ``"paper"``,
+    ``route`` the improved chain's route (``None`` for the paper chain). Shared vocabulary
+    (:mod:`protocols.results`) as Protocol I's
+    :class:`protocols.amplification.protocol1.AmplificationResult`; the theorem and adversary are
+    the certificate's.
     """
 
     SUCCESS_STATUS: ClassVar[str] = STATUS_CERTIFIED
@@ -302,7 +311,7 @@ class ProtocolIIResult(AmplificationOutput):
     reason: str
     runs: int
     blocks: int
-    block: int
+    block: int | None
     eps: float
     source: str
     devices: dict[str, Any]
@@ -310,7 +319,9 @@ class ProtocolIIResult(AmplificationOutput):
     first_test: BellTestResult
     block_test: BellTestResult
     requested_error: float
-    certificate: ProtocolIICertificate
+    certificate: ProtocolIICertificate | ImprovedProtocolIICertificate
+    certificate_chain: str
+    route: str | None
     output: np.ndarray | None
     required_runs: int | None
     required_blocks: int | None
@@ -321,9 +332,13 @@ class ProtocolIIResult(AmplificationOutput):
             "protocol": 2,
             "status": self.status,
             "reason": self.reason,
+            "certificate_chain": self.certificate_chain,
+            "route": self.route,
+            "extractor": self.certificate.extractor,
             "runs": self.runs,
             "blocks": self.blocks,
             "chosen_block": self.block,
+            "chosen_block_published": self.block is not None,
             "sv_eps": self.eps,
             "source": self.source,
             "device": self.devices,
@@ -345,13 +360,14 @@ def _stream_device(device: Any, source: Any, runs: int, blocks: int, chunk_runs:
                    keep: bool, progress: Callable[[int], None] | None
                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Measure ``blocks`` blocks of ``runs`` runs with SV settings; returns the Bell violations
-    of each block (``int64``) and, when ``keep``, the packed outputs.
+    of each block (``int64``) and, when ``keep``, the packed outputs (``ceil(4 runs blocks / 8)``
+    bytes, written in place chunk by chunk).
 
-    Chunks hold an even number of runs (8 bits) so the packed chunks concatenate exactly."""
+    Chunks hold an even number of runs (a whole number of bytes), so they pack exactly."""
     chunk_runs = max(2, chunk_runs - chunk_runs % 2)
     total = runs * blocks
     violations = np.zeros(blocks, dtype=np.int64)
-    kept: list[np.ndarray] = []
+    packed = np.empty(-(-OUTPUT_BITS_PER_RUN * total // 8), dtype=np.uint8) if keep else None
     for start in range(0, total, chunk_runs):
         count = min(chunk_runs, total - start)
         settings = source.settings(count)
@@ -360,11 +376,13 @@ def _stream_device(device: Any, source: Any, runs: int, blocks: int, chunk_runs:
         first = int(block_of_run[0])
         chunk_counts = np.bincount(block_of_run - first, weights=bell_indicator(outputs, settings))
         violations[first:first + chunk_counts.size] += np.rint(chunk_counts).astype(np.int64)
-        if keep:
-            kept.append(np.packbits(outputs.reshape(-1)))
+        if packed is not None:
+            chunk = np.packbits(outputs.reshape(-1))
+            offset = OUTPUT_BITS_PER_RUN * start // 8
+            packed[offset:offset + chunk.size] = chunk
         if progress is not None:
             progress(count)
-    return violations, (np.concatenate(kept) if keep else None)
+    return violations, packed
 
 
 def _block_bits(packed: np.ndarray, runs: int, block: int) -> np.ndarray:
@@ -374,20 +392,111 @@ def _block_bits(packed: np.ndarray, runs: int, block: int) -> np.ndarray:
     return window[first % 8:first % 8 + last - first]
 
 
+def _chosen_block(source: Any, index_bits: int) -> int:
+    """The block index ``j`` from ``index_bits`` SV bits, most significant bit first."""
+    bits = source.bits(index_bits).astype(np.int64)
+    return int(np.dot(bits, 1 << np.arange(bits.size)[::-1]))
+
+
+def _describe(first_device: Any, second_device: Any) -> dict[str, Any]:
+    return {name: device.describe() if hasattr(device, "describe") else {}
+            for name, device in (("first", first_device), ("second", second_device))}
+
+
+def _aborted_reason(first_test: BellTestResult, block_test: BellTestResult, block_name: str,
+                    delta: float) -> str:
+    return "; ".join(f"{name} L_n = {test.bell_average:.6g} > delta = {delta:g}"
+                     for name, test in (("device 1", first_test), (block_name, block_test))
+                     if not test.accepted)
+
+
+def _check_chain(certificate: str) -> str:
+    if certificate not in CERTIFICATE_CHAINS:
+        raise AmplificationInputError(f"certificate must be one of {CERTIFICATE_CHAINS}, "
+                                      f"got {certificate!r}")
+    return certificate
+
+
 def run_protocol2(first_device: Any, second_device: Any, source: Any, runs: int, blocks: int,
                   delta: float, error: float, output_bits: int | None = None,
                   chunk_runs: int = DEFAULT_CHUNK_RUNS,
-                  progress: Callable[[int], None] | None = None) -> ProtocolIIResult:
+                  progress: Callable[[int], None] | None = None,
+                  certificate: str = DEFAULT_CERTIFICATE, route: str = "chain-rule"
+                  ) -> ProtocolIIResult:
     """Run Protocol II (Fig. 3) on two devices (``measure((N, 4)) -> (N, 4)`` boxes) with the
-    SV ``source`` choosing, in this order, ``u``, ``v_1..v_N2``, the block ``j`` and ``t``.
+    eps-SV ``source``; ``output_bits=None`` outputs the largest certified number of bits.
+
+    ``certificate="improved"`` (default; :mod:`protocols.amplification.improved_protocol2`, docs/
+    amplification_protocol2_improved.md, on ``route`` ``"chain-rule"`` or ``"de-finetti"``):
+    the SV bits are drawn in the order the proof needs (docs, Section 0): ``v^1..v^N2`` (all
+    blocks of device 2, streamed), ``u`` (device 1), the block index ``j`` (``log2 N2`` bits), the
+    seed ``t``. Both accepted counts are published, nothing of the other blocks. The extractor
+    is the one with the smaller bound (:func:`protocols.amplification.improved_protocol2.
+    best_certificate`: cyclic shift on ``(t, x || y_j)`` with ``L = next_cyclic_length(8n)`` SV
+    bits, or the polynomial hash with ``2b``), applied to the pair at its chain-rule min-entropy
+    ``2G`` (docs, Section 4; no product of two independent sources is assumed). **The chosen
+    block ``j`` is not published when ``N2 > 1``** (``block`` and the report's ``chosen_block``
+    are ``None``): A4 lets Eve's input depend on ``(e, s, a)`` only, and a published ``j`` would
+    need the review's larger bound ``2^m [C sqrt(N2) E(2G) + 4 C (1+2eps)^k S]``, which is not
+    implemented. With ``N2 = 1``, ``j`` has no bits and ``block = 0`` is reported.
+
+    ``certificate="paper"``: paper 004's Theorem 27 chain (module docstring), SV order ``u``,
+    ``v^1..v^N2``, ``j``, ``t`` and ``j`` published, as the paper's Fig. 3.
 
     The certificate depends only on ``(n, N2, eps, delta, m)`` and is computed first; device
     outputs are kept (packed: ``n (1 + N2) / 2`` bytes) only when they will be extracted; otherwise
-    memory is one chunk plus ``8 N2`` bytes of per-block Bell counts. ``output_bits=None`` outputs the
-    largest certified number of bits.
+    memory is one chunk plus ``8 N2`` bytes of per-block Bell counts.
     """
     runs, blocks = check_runs(runs), check_blocks(blocks)
     delta, error = check_delta(delta), check_error(error)
+    if _check_chain(certificate) == "paper":
+        return _run_paper_chain(first_device, second_device, source, runs, blocks, delta, error,
+                                output_bits, chunk_runs, progress)
+    route = check_route(route)
+    if output_bits is None:
+        chosen = largest_improved_output(runs, blocks, error, source.eps, delta, route)
+    else:
+        chosen = best_improved_certificate(runs, blocks, source.eps, delta, output_bits, route)
+    certified = chosen.meets(error)
+    second_counts, y_packed = _stream_device(second_device, source, runs, blocks, chunk_runs,
+                                             certified, progress)
+    first_counts, x_packed = _stream_device(first_device, source, runs, 1, chunk_runs,
+                                            certified, progress)
+    block = _chosen_block(source, chosen.block_index_bits)
+    first_test = acceptance(int(first_counts[0]), runs, delta)
+    block_test = acceptance(int(second_counts[block]), runs, delta)
+    published = block if blocks == 1 else None
+    common = dict(runs=runs, blocks=blocks, block=published, eps=source.eps, source=source.name,
+                  devices=_describe(first_device, second_device), secure=bool(source.secure),
+                  first_test=first_test, block_test=block_test, requested_error=error,
+                  certificate=chosen, certificate_chain="improved", route=route)
+    if not (first_test.accepted and block_test.accepted):
+        return ProtocolIIResult(status=STATUS_ABORTED, output=None, required_runs=None,
+                                required_blocks=None, reason=_aborted_reason(
+                                    first_test, block_test, "chosen block", delta), **common)
+    if not certified:
+        plan = best_plan(output_bits if output_bits is not None else 1, error, source.eps, delta,
+                         route)
+        reason = (f"improved chain ({route}): d_comp p(ACC) <= 2^{chosen.log2_error_bound:.2f} "
+                  f"> error = {error:g}")
+        if plan.required_runs is None:
+            reason += f"; {plan.reason}"
+        return ProtocolIIResult(status=STATUS_NOT_CERTIFIED, output=None,
+                                required_runs=plan.required_runs,
+                                required_blocks=plan.required_blocks, reason=reason, **common)
+    pair = np.concatenate([np.unpackbits(x_packed, count=OUTPUT_BITS_PER_RUN * runs),
+                           _block_bits(y_packed, runs, block)])
+    t = source.bits(chosen.t_length)
+    output = EXTRACTOR_MODELS[chosen.extractor].extract(pair, t, chosen.output_bits)
+    return ProtocolIIResult(status=STATUS_CERTIFIED, output=output, required_runs=runs,
+                            required_blocks=blocks, reason="", **common)
+
+
+def _run_paper_chain(first_device: Any, second_device: Any, source: Any, runs: int, blocks: int,
+                     delta: float, error: float, output_bits: int | None, chunk_runs: int,
+                     progress: Callable[[int], None] | None) -> ProtocolIIResult:
+    """:func:`run_protocol2` with ``certificate="paper"``: SV order ``u``, ``v^1..v^N2``, ``j``,
+    ``t`` (Fig. 3), the Theorem 27 certificate and the three-source extractor."""
     if output_bits is None:
         certificate = largest_certified_output2(runs, blocks, error, source.eps, delta)[1]
     else:
@@ -397,21 +506,17 @@ def run_protocol2(first_device: Any, second_device: Any, source: Any, runs: int,
                                             certified, progress)
     second_counts, y_packed = _stream_device(second_device, source, runs, blocks, chunk_runs,
                                              certified, progress)
-    index_bits = source.bits(certificate.block_index_bits)
-    block = int(np.dot(index_bits.astype(np.int64), 1 << np.arange(index_bits.size)[::-1]))
+    block = _chosen_block(source, certificate.block_index_bits)
     first_test = acceptance(int(first_counts[0]), runs, delta)
     block_test = acceptance(int(second_counts[block]), runs, delta)
     common = dict(runs=runs, blocks=blocks, block=block, eps=source.eps, source=source.name,
-                  devices={name: d.describe() if hasattr(d, "describe") else {}
-                           for name, d in (("first", first_device), ("second", second_device))},
-                  secure=bool(source.secure), first_test=first_test, block_test=block_test,
-                  requested_error=error, certificate=certificate)
+                  devices=_describe(first_device, second_device), secure=bool(source.secure),
+                  first_test=first_test, block_test=block_test, requested_error=error,
+                  certificate=certificate, certificate_chain="paper", route=None)
     if not (first_test.accepted and block_test.accepted):
-        failed = [f"{name} L_n = {test.bell_average:.6g} > delta = {delta:g}"
-                  for name, test in (("device 1", first_test), (f"block {block}", block_test))
-                  if not test.accepted]
         return ProtocolIIResult(status=STATUS_ABORTED, output=None, required_runs=None,
-                                required_blocks=None, reason="; ".join(failed), **common)
+                                required_blocks=None, reason=_aborted_reason(
+                                    first_test, block_test, f"block {block}", delta), **common)
     if not certified:
         plan = plan_protocol2(output_bits if output_bits is not None else 1, error, source.eps,
                               delta)

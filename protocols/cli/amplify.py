@@ -6,6 +6,13 @@ the second in ``--blocks`` blocks of ``--runs`` runs) and prints its certificate
 (``--out``) only when the certificate meets ``--error``. Exit status 0 when bits are output, 3
 otherwise (aborted, not certified, or a plan), 2 on bad input.
 
+``--certificate`` picks the chain for both protocols: ``improved`` (default) or ``paper``. Protocol
+II with the improved chain (:mod:`protocols.amplification.improved_protocol2`) has two routes
+(``--route``): ``chain-rule`` (N2 = 1 suffices; the default of a run) and ``de-finetti`` (the
+paper's block structure, Lemma 13); ``--plan`` without ``--route`` answers with the route and
+extractor needing the fewest device runs ``n (1 + N2)``. With N2 > 1 the improved run does not
+publish the chosen block (:func:`protocols.amplification.protocol2.run_protocol2`).
+
 ``--records FILE`` post-processes recorded runs of Protocol I instead of running a device (the
 format of :mod:`protocols.amplification.records`; ``t`` from the file or ``--sv-file``).
 ``--checkpoint DIR`` / ``--resume DIR`` / ``--job-rounds`` / ``--max-attempts`` /
@@ -108,8 +115,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only plan: smallest n (and N2) certifying --bits at --error")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--certificate", choices=("improved", "paper"), default="improved",
-                        help="Protocol I certificate chain: improved "
-                             "(docs/amplification_improved_certificate.md) or paper 004 Thm. 20")
+                        help="certificate chain: improved (docs/amplification_improved_certificate"
+                             ".md, docs/amplification_protocol2_improved.md) or paper 004's "
+                             "(Thm. 20 / Thm. 27)")
+    parser.add_argument("--route", choices=("chain-rule", "de-finetti"), default=None,
+                        help="Protocol II, improved chain: chain-rule (pair min-entropy, N2 = 1 "
+                             "suffices) or de-finetti (Lemma 13, the paper's blocks); default: "
+                             "the route with the fewest runs for --plan, chain-rule for a run")
     add_run_control_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -158,6 +170,10 @@ def _plan(args: argparse.Namespace, delta: float, calibrated=None) -> int:
 
     if calibrated is not None:
         plan = calibrated.plan
+    elif args.protocol == 2 and args.certificate == "improved":
+        from protocols.amplification.improved_protocol2 import best_plan
+
+        plan = best_plan(args.bits or 1, args.error, args.sv_eps, delta, args.route)
     elif args.protocol == 2:
         plan = plan_protocol2(args.bits or 1, args.error, args.sv_eps, delta)
     elif args.certificate == "improved":
@@ -179,9 +195,10 @@ def _plan(args: argparse.Namespace, delta: float, calibrated=None) -> int:
         runs = plan.required_runs if plan.required_runs is not None else "none"
         if args.protocol == 2 and plan.required_runs is not None:
             runs = (f"n = {plan.required_runs}, N2 = 2^{plan.required_blocks.bit_length() - 1}"
-                    f" (2^{plan.total_runs.bit_length() - 1} to 2^{plan.total_runs.bit_length()}"
-                    f" device runs; smallest n at any N2: "
-                    f"{plan.smallest_runs})")
+                    f" ({plan.total_runs} device runs n (1 + N2)"
+                    + (f"; route {plan.route}, extractor {plan.certificate.extractor})"
+                       if hasattr(plan, "route") else
+                       f"; smallest n at any N2: {plan.smallest_runs})"))
         print(f"smallest n certifying {plan.output_bits} bits at d_comp p(ACC) <= {args.error:g}"
               f" (eps = {args.sv_eps:g}, delta = {delta:g}): {runs}")
         if getattr(plan, "runs_by_extractor", ()):
@@ -256,8 +273,11 @@ def _check_mode(args: argparse.Namespace) -> None:
     if args.runs is None and not args.plan and not _calibrates(args):
         raise ValueError("--runs is required (the number n >= 1 of runs) unless --records or "
                          "--resume is given")
-    if args.protocol == 2 and args.blocks is None:
+    if args.protocol == 2 and args.blocks is None and not args.plan:
         raise ValueError("--blocks is required with --protocol 2 (a power of 2 >= 1)")
+    if args.route is not None and (args.protocol != 2 or args.certificate != "improved"):
+        raise ValueError(f"--route {args.route} applies to --protocol 2 with --certificate "
+                         "improved only")
     if args.protocol == 2 and (args.checkpoint or args.resume or args.job_rounds):
         raise ValueError("--checkpoint, --resume and --job-rounds support Protocol I only "
                          "(--protocol 1), got --protocol 2")
@@ -359,14 +379,18 @@ def _run_records(args: argparse.Namespace, delta: float) -> int:
 
 
 def _run_protocol2(args: argparse.Namespace, delta: float) -> int:
-    from protocols.amplification.protocol2 import check_blocks, run_protocol2
+    from protocols.amplification.improved_protocol2 import check_blocks
+    from protocols.amplification.protocol2 import run_protocol2
 
     check_blocks(args.blocks)
     result = run_protocol2(_device(args, 1), _device(args, 2), _source(args), args.runs,
-                           args.blocks, delta, args.error, output_bits=args.bits)
+                           args.blocks, delta, args.error, output_bits=args.bits,
+                           certificate=args.certificate, route=args.route or "chain-rule")
+    block = "withheld" if result.block is None else str(result.block)
     tests = [f"L_n device 1  : {result.first_test.bell_average:.6g} (delta = {delta:g})",
-             f"L_n block {result.block:<4d}: {result.block_test.bell_average:.6g} "
-             f"(device 2, block chosen among {result.blocks})"]
+             f"L_n chosen blk: {result.block_test.bell_average:.6g} (device 2, block {block} of "
+             f"{result.blocks}; {result.certificate_chain} chain"
+             + (f", route {result.route})" if result.route else ")")]
     return _report(args, result, tests,
                    f"required runs : {result.required_runs}, blocks: {result.required_blocks}")
 
