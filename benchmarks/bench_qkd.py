@@ -56,10 +56,10 @@ while done < rounds:
     i, j = draws[0] < threshold, draws[1] < threshold
     x = np.where(i, draws[2] % m8, np.uint8(0))
     y = np.where(j, draws[3] % m8, m8)
-    index = (x + m8 * y).astype(np.intp)
+    index = (x * (m8 + np.uint8(1)) + y).astype(np.intp)  # (M+1) x + y, party 1 most significant
     u = rng.random(n)
     code = (u > c0[index]).view(np.uint8) + (u > c1[index]) + (u > c2[index])
-    a, b = code & 1, code >> 1
+    a, b = code >> 1, code & 1
     flip = (x == 0) & (y == m - 1)
     est = i & j & (y < m) & ((x == y) | (x == y + 1) | flip)
     w_sum += int(np.count_nonzero(((a ^ b) ^ flip)[est]))

@@ -50,8 +50,8 @@ def resolve_delta(delta: float | None, sv_eps: float, noise: float = 0.0) -> flo
 def _check_chain(certificate: str, extractor: Any) -> str:
     """``certificate`` must be ``"improved"`` or ``"paper"``, the improved chain with the
     cyclic-shift extractor (``extractor=None``): :func:`protocols.amplification.protocol1.
-    _check_chain`."""
-    return _protocol1._check_chain(certificate, extractor or _protocol1.CyclicShiftExtractor())
+    check_chain`."""
+    return _protocol1.check_chain(certificate, extractor or _protocol1.CyclicShiftExtractor())
 
 
 def _device_noise(device: Any) -> float:
@@ -64,7 +64,7 @@ def plan_protocol1(output_bits: int = 1, *, sv_eps: float, error: float = DEFAUL
                    extractor: _certificate.TwoSourceExtractorModel | None = None) -> Any:
     """Smallest ``n`` certifying ``output_bits`` at ``d_comp p(ACC) <= error`` for Protocol I, as
     ``bellbox amplify --plan``: :func:`protocols.amplification.improved_certificate.plan_protocol1_improved`
-    (``certificate="improved"``, cyclic-shift extractor only) or
+    (``certificate="improved"``, the extractor needing the fewest runs) or
     :func:`protocols.amplification.certificate.plan_protocol1` (``"paper"``)."""
     delta = resolve_delta(delta, sv_eps, noise)
     if _check_chain(certificate, extractor) == "improved":
@@ -99,16 +99,13 @@ def _check_route(certificate: str, route: str | None) -> str:
 def certify_protocol1(runs: int, *, sv_eps: float, output_bits: int = 1, delta: float | None = None,
                       noise: float = 0.0, certificate: str = DEFAULT_CERTIFICATE,
                       extractor: _certificate.TwoSourceExtractorModel | None = None) -> Any:
-    """The Protocol I certificate of ``n = runs`` runs for ``output_bits`` bits:
-    :func:`protocols.amplification.improved_certificate.certify_protocol1_improved` or
+    """The Protocol I certificate of ``n = runs`` runs for ``output_bits`` bits, the one
+    :func:`run_protocol1` would use (:func:`protocols.amplification.protocol1.certificate_for_runs`):
+    the improved chain with the better of its extractors, or
     :func:`protocols.amplification.certificate.certify_protocol1` (Theorem 20 made explicit)."""
     delta = resolve_delta(delta, sv_eps, noise)
-    if _check_chain(certificate, extractor) == "improved":
-        from protocols.amplification.improved_certificate import certify_protocol1_improved
-
-        return certify_protocol1_improved(runs, sv_eps, delta, output_bits)
-    return _certificate.certify_protocol1(runs, sv_eps, delta, output_bits,
-                                          extractor or _protocol1.CyclicShiftExtractor())
+    return _protocol1.certificate_for_runs(runs, sv_eps, delta, DEFAULT_ERROR, output_bits,
+                                           extractor or _protocol1.CyclicShiftExtractor(), certificate)
 
 
 def run_protocol1(device: Any, source: Any, runs: int, *, delta: float | None = None,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .devices import TabulatedBox, setting_grid
+from .devices import TabulatedBox, outcome_codes, setting_grid
 from .errors import DeviceInputError
 
 
 def _deterministic_table(outputs: np.ndarray) -> np.ndarray:
-    """Table ``P[s, code]`` of a box answering setting tuple ``s`` with the bits ``outputs[s]``."""
-    codes = (outputs.astype(np.int64) << np.arange(outputs.shape[1])).sum(axis=1)
+    """Table ``P[s, code]`` of a box answering setting index ``s`` with the bits ``outputs[s]``
+    (codes and indices as in :mod:`qdevices.devices`: party 1 most significant)."""
+    codes = outcome_codes(outputs)
     table = np.zeros((outputs.shape[0], 2 ** outputs.shape[1]))
     table[np.arange(outputs.shape[0]), codes] = 1.0
     return table
@@ -75,7 +76,7 @@ class ChainedPRBox(TabulatedBox):
         grid = setting_grid(self.setting_counts)
         flip = (grid[:, 0] == 0) & (grid[:, 1] == self.settings - 1)
         table = np.zeros((grid.shape[0], 4))
-        # code = a + 2 b: equal outputs are codes 0 and 3, different ones 1 and 2
+        # code = 2 a + b (qdevices.devices): equal outputs are codes 0 and 3, different ones 1 and 2
         table[~flip, 0] = table[~flip, 3] = 0.5
         table[flip, 1] = table[flip, 2] = 0.5
         super().__init__(table, seed)

@@ -37,8 +37,10 @@ angles per setting.
 * Four-party test (paper 004 eqs. (9)-(10)): ``u_i = 0`` is X (``theta = pi/2, phi = 0``),
   ``u_i = 1`` is Z (``theta = 0``).
 
-Classical bit ``i`` holds party ``i``'s outcome, so the integer Qiskit reads from the register is
-the outcome code ``sum_i 2**i x_i`` used throughout :mod:`qdevices`.
+Classical bit ``k`` holds the outcome of party ``k + 1`` (qubit ``k``). Qiskit reads the register
+little-endian, as the value ``sum_k 2**k x_{k+1}``: party 1 is its *least* significant bit, the
+reverse of the outcome code of :mod:`qdevices.devices` (party 1 most significant), so every
+register value is translated by :func:`register_value_codes` where it leaves Qiskit.
 """
 
 from __future__ import annotations
@@ -102,6 +104,17 @@ def white_noise_mixture(state: QuantumCircuit, noise: float) -> tuple[NoiseCompo
     if noise > 0.0:
         components.extend(NoiseComponent(noise / 2**n, basis_state(k, n)) for k in range(2**n))
     return tuple(components)
+
+
+def register_value_codes(num_qubits: int) -> np.ndarray:
+    """``codes[v]``: the outcome code (:mod:`qdevices.devices`, party 1 most significant) of the
+    register value ``v`` that Qiskit reports (bit ``k`` of ``v`` is clbit ``k``, party ``k + 1``).
+
+    The map reverses the order of the ``num_qubits`` bits, so it is its own inverse.
+    """
+    values = np.arange(2**num_qubits, dtype=np.int64)
+    bits = (values[:, None] >> np.arange(num_qubits)) & 1  # column k: clbit k, party k + 1
+    return bits @ (1 << np.arange(num_qubits - 1, -1, -1, dtype=np.int64))
 
 
 def measured_circuit(preparation: QuantumCircuit) -> tuple[QuantumCircuit, ParameterVector]:

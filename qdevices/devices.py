@@ -4,9 +4,24 @@
 in ``{0, ..., setting_counts[i] - 1}``); ``outputs`` has the same shape, 0/1 ``uint8``. Nothing
 downstream sees a circuit.
 
-A round's settings are combined into one setting index ``s = sum_i u_i prod_{j<i} count_j``
-(party 0 varies fastest; for the chained test ``s = x + M y``), and outcomes into the code
-``sum_i 2**i x_i``. A memoryless device regroups rounds by setting internally.
+Integer codes: party 1 is the most significant digit
+------------------------------------------------------
+This is the one convention of the package for packing a round's per-party values into one
+integer; every table ``P[setting index, outcome code]`` (deterministic boxes, exact Aer tables,
+fake-backend tables) and every code drawn from one uses it:
+
+* **setting index** ``s = sum_i u_i prod_{j > i} count_j`` (row-major, party 1 slowest):
+  ``s = (M + 1) x + y`` for the chained test, ``s = 8 u_1 + 4 u_2 + 2 u_3 + u_4`` for four
+  parties (:func:`setting_index_of`, :func:`setting_grid`);
+* **outcome code** ``c = sum_i 2**(n - i) x_i`` for parties ``i = 1..n``, i.e. party 1 is the
+  most significant bit: ``c = 2a + b`` for two parties, ``8 x_1 + 4 x_2 + 2 x_3 + x_4`` for four
+  (:func:`outcome_codes`, :func:`outcome_bits`).
+
+It is the order of :func:`protocols.bell.four_party.to_index`, of the SV bits (run ``i`` reads
+``u_1 .. u_4`` in that order) and of the records' columns. Qiskit reports a register value
+little-endian (clbit ``k`` is bit ``k``, and clbit ``k`` holds party ``k + 1``), so it is
+bit-reversed into this code where it enters (:func:`qdevices.circuits.register_value_codes`).
+A memoryless device regroups rounds by setting internally.
 """
 
 from __future__ import annotations
@@ -32,13 +47,28 @@ Progress = Callable[[int], None]
 
 
 def setting_grid(setting_counts: Sequence[int]) -> np.ndarray:
-    """All setting tuples in setting-index order, shape ``(prod(counts), parties)``."""
+    """All setting tuples in setting-index order (module docstring), shape ``(prod(counts), parties)``."""
     index = np.arange(int(np.prod(setting_counts)))
-    columns, stride = [], 1
-    for count in setting_counts:
-        columns.append((index // stride) % count)
-        stride *= count
-    return np.stack(columns, axis=1)
+    return np.stack(np.unravel_index(index, tuple(setting_counts)), axis=1)
+
+
+def setting_index_of(inputs: np.ndarray, setting_counts: Sequence[int]) -> np.ndarray:
+    """Setting index of each row of valid ``inputs`` (module docstring), shape ``(N,)``."""
+    return np.ravel_multi_index(tuple(np.asarray(inputs, dtype=np.int64).T), tuple(setting_counts))
+
+
+def outcome_codes(bits: np.ndarray) -> np.ndarray:
+    """Rows of 0/1 outcomes (column ``i`` is party ``i + 1``) to codes, party 1 most significant."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return bits @ (1 << np.arange(bits.shape[-1] - 1, -1, -1, dtype=np.int64))
+
+
+def outcome_bits(codes: np.ndarray, parties: int) -> np.ndarray:
+    """Codes to a ``(N, parties)`` 0/1 ``uint8`` array, the inverse of :func:`outcome_codes`."""
+    code_type = np.uint8 if parties <= 8 else np.int64
+    shifts = np.arange(parties - 1, -1, -1, dtype=code_type)
+    codes = np.asarray(codes).astype(code_type, copy=False)
+    return ((codes[:, None] >> shifts) & 1).astype(np.uint8, copy=False)
 
 
 class BlackBox:
@@ -65,7 +95,8 @@ class BlackBox:
         return int(np.prod(self.setting_counts))
 
     def setting_index(self, inputs: np.ndarray) -> np.ndarray:
-        """Validate ``inputs`` (shape ``(N, parties)``) and combine each row into one index."""
+        """Validate ``inputs`` (shape ``(N, parties)``) and combine each row into its setting index
+        (party 1 most significant; module docstring)."""
         inputs = np.asarray(inputs)
         if inputs.ndim != 2 or inputs.shape[1] != self.parties:
             raise DeviceInputError(
@@ -73,8 +104,6 @@ class BlackBox:
             )
         if inputs.size and not np.issubdtype(inputs.dtype, np.integer):
             raise DeviceInputError(f"inputs must be integers, got dtype {inputs.dtype}")
-        index = np.zeros(inputs.shape[0], dtype=np.int64)
-        stride = 1
         for party, count in enumerate(self.setting_counts):
             column = inputs[:, party]
             if column.size and (column.min() < 0 or column.max() >= count):
@@ -82,16 +111,15 @@ class BlackBox:
                 raise DeviceInputError(
                     f"inputs[:, {party}] (party {party}'s setting) must be in [0, {count - 1}], got {bad}"
                 )
-            index += column.astype(np.int64) * stride
-            stride *= count
-        return index
+        return setting_index_of(inputs, self.setting_counts)
+
+    def encode(self, outputs: np.ndarray) -> np.ndarray:
+        """A ``(N, parties)`` 0/1 array to outcome codes (party 1 most significant; module docstring)."""
+        return outcome_codes(outputs)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Outcome codes to a ``(N, parties)`` 0/1 array (bit ``i`` of the code is party ``i``)."""
-        code_type = np.uint8 if self.parties <= 8 else np.int64
-        shifts = np.arange(self.parties, dtype=code_type)
-        codes = np.asarray(codes).astype(code_type, copy=False)
-        return ((codes[:, None] >> shifts) & 1).astype(np.uint8, copy=False)
+        """Outcome codes to a ``(N, parties)`` 0/1 array (party 1 most significant; module docstring)."""
+        return outcome_bits(codes, self.parties)
 
     def measure(self, inputs: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """Measure every round; ``progress(k)`` is called as ``k`` more rounds finish."""

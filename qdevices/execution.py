@@ -3,7 +3,9 @@
 A quantum device is described by a :class:`CircuitFamily`: a short list of preparation circuits
 (the components of the white-noise mixture, see :mod:`qdevices.circuits`) with their weights,
 followed by a parametrised measurement, and a table of measurement angles, one row per
-setting. Both modes produce outcome codes (integer ``sum_i 2**i x_i``) for each setting.
+setting. Both modes produce outcome codes for each setting, party 1 the most significant bit
+(the convention of :mod:`qdevices.devices`), translated from Qiskit's little-endian register
+values by :func:`qdevices.circuits.register_value_codes`.
 
 * :class:`ExactExecution` asks Aer once for each (setting, component) outcome distribution
   (statevector simulation with ``save_probabilities``), mixes the components with their
@@ -27,7 +29,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from qiskit import QuantumCircuit
 
-from .circuits import OUTCOME_REGISTER, NoiseComponent, measured_circuit
+from .circuits import OUTCOME_REGISTER, NoiseComponent, measured_circuit, register_value_codes
 
 #: What every emulated execution says about itself in reports.
 EMULATION_STATEMENT = "emulation, not hardware"
@@ -98,7 +100,11 @@ class ExactExecution:
                 "simulator": "AerSimulator(method='statevector'), exact probabilities"}
 
     def distribution(self, family: CircuitFamily) -> np.ndarray:
-        """The table ``P[setting, code]`` of the weighted mixture, shape ``(S, 2**n)``."""
+        """The table ``P[setting, code]`` of the weighted mixture, shape ``(S, 2**n)``.
+
+        ``save_probabilities`` on all qubits gives each register value's probability (qubit ``k``
+        is clbit ``k``); :func:`outcome_table` puts the columns in code order.
+        """
         experiments = []
         for circuit, angles in family.measured_circuits():
             unmeasured = circuit.remove_final_measurements(inplace=False)
@@ -108,8 +114,15 @@ class ExactExecution:
         result = self.simulator.run(experiments, shots=1).result()
         per_experiment = np.array([result.data(i)["probabilities"] for i in range(len(experiments))])
         per_component = per_experiment.reshape(len(family.components), family.num_settings, -1)
-        table = np.tensordot(family.weights, per_component, axes=1)
-        return np.clip(table, 0.0, None) / table.sum(axis=1, keepdims=True)
+        return outcome_table(np.tensordot(family.weights, per_component, axes=1), family.num_qubits)
+
+
+def outcome_table(register_table: np.ndarray, num_qubits: int) -> np.ndarray:
+    """Rows ``P[s, v]`` over Qiskit register values ``v`` to normalised rows ``P[s, code]``
+    (columns moved by :func:`qdevices.circuits.register_value_codes`; round-off negatives clipped)."""
+    table = np.empty_like(register_table)
+    table[:, register_value_codes(num_qubits)] = register_table
+    return np.clip(table, 0.0, None) / table.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -260,10 +273,12 @@ def _parameter_order(circuit: QuantumCircuit, angles: Any) -> np.ndarray:
 
 
 def _codes_from_bitarray(bits: Any) -> np.ndarray:
-    """Integer outcome codes from a Qiskit ``BitArray`` (bytes are big-endian, bit i = clbit i).
+    """Outcome codes (party 1 most significant) from a Qiskit ``BitArray``.
 
-    The result has the BitArray's shape: ``(parameter sets, shots)`` for a sweep.
+    Its bytes are big-endian with bit ``k`` = clbit ``k``, i.e. they spell the little-endian
+    register value, which :func:`qdevices.circuits.register_value_codes` maps to the code. The
+    result has the BitArray's shape: ``(parameter sets, shots)`` for a sweep.
     """
     packed = np.asarray(bits.array, dtype=np.int64)
     weights = 256 ** np.arange(packed.shape[-1] - 1, -1, -1, dtype=np.int64)
-    return packed @ weights
+    return register_value_codes(bits.num_bits)[packed @ weights]

@@ -15,7 +15,8 @@ rounds are then drawn by the numpy sampler of exact mode (:mod:`qdevices.samplin
    attaches no quantum error to ``measure`` itself;
 3. each (setting, component) circuit, final measurements removed, is simulated by
    ``AerSimulator(method="density_matrix")`` with that noise model and ``save_probabilities``
-   on the measured physical qubits (clbit ``i`` = party ``i`` = bit ``i`` of the code). The
+   on the measured physical qubits (clbit ``k`` = party ``k + 1`` = bit ``k`` of Qiskit's
+   little-endian register value, moved to the code of :mod:`qdevices.devices` at the end). The
    wide transpiled circuit is first moved onto its active qubits only, with the noise model
    restricted to the errors acting on those qubits (:meth:`BackendNoise.on_qubits`), so
    the density matrix has ``4**k`` entries for ``k`` active qubits;
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .execution import EMULATION_STATEMENT, CircuitFamily, ExactExecution, setup_phase
+from .execution import EMULATION_STATEMENT, CircuitFamily, ExactExecution, outcome_table, setup_phase
 
 
 class BackendNoise:
@@ -203,12 +204,14 @@ class FakeExactExecution(ExactExecution):
         return small, self.noise.on_qubits(active, renumber=True, readout=False), qubits, active
 
     def distribution(self, family: CircuitFamily) -> np.ndarray:
-        """The noisy table ``P[setting, code]``, shape ``(S, 2**n)`` (module docstring, steps 3-5)."""
+        """The noisy table ``P[setting, code]``, shape ``(S, 2**n)`` (module docstring, steps 3-5;
+        computed over register values, then put in code order by
+        :func:`~qdevices.execution.outcome_table`)."""
         names = [angles for _, angles in family.measured_circuits()]
         circuits = self.transpiled(family)
         with setup_phase(f"density-matrix table on {self.backend_name}"):
             table = self._mixture(family, circuits, names)
-        return np.clip(table, 0.0, None) / table.sum(axis=1, keepdims=True)
+        return outcome_table(table, family.num_qubits)
 
     def _mixture(self, family: CircuitFamily, circuits: list, names: list) -> np.ndarray:
         """The components' recorded distributions mixed with their weights (steps 3-5)."""
@@ -229,9 +232,10 @@ class FakeExactExecution(ExactExecution):
         return np.tensordot(family.weights, np.array(per_component), axes=1)
 
     def _apply_readout(self, true: np.ndarray, qubits: list[int], active: list[int]) -> np.ndarray:
-        """Rows ``p[c]`` to ``P_rec[c'] = sum_c p[c] prod_i A_{q_i}[c_i, c'_i]`` (step 4)."""
+        """Rows ``p[v]`` to ``P_rec[v'] = sum_v p[v] prod_i A_{q_i}[v_i, v'_i]`` (step 4), over
+        register values ``v`` (bit ``i`` = clbit ``i`` = party ``i + 1``)."""
         n = len(qubits)
-        # code bit i is party i; as an n-axis tensor the axes run from bit n-1 down to bit 0
+        # register bit i is party i + 1; as an n-axis tensor the axes run from bit n-1 down to bit 0
         recorded = true.reshape(-1, *([2] * n))
         for party, qubit in enumerate(qubits):
             axis = 1 + (n - 1 - party)

@@ -16,7 +16,7 @@ def expected_w(table: np.ndarray, m: int) -> float:
     total = 0.0
     for x, y in itertools.product(range(m), range(m)):
         if (x - y) % m in (0, 1):
-            row = table[x + m * y]  # code = a + 2b
+            row = table[(m + 1) * x + y]  # setting index (M + 1) x + y, code 2a + b (party 1 first)
             flip = x == 0 and y == m - 1
             p_equal, p_differ = row[0] + row[3], row[1] + row[2]
             total += (p_equal if flip else p_differ) / (2 * m)

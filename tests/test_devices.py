@@ -63,11 +63,12 @@ def test_chained_device_matches_eq_26(backend: str, settings: int, noise: float)
 
 
 def violations_by_setting(inputs: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per setting u (index sum u_i 2^i): rounds and rounds whose outcome parity violates eq. (5).
+    """Per setting u (index 8 u_1 + 4 u_2 + 2 u_3 + u_4): rounds and rounds whose outcome parity
+    violates eq. (5).
 
     Settings with one Z (U0) contribute when the parity is 0, three Z (U1) when it is 1.
     """
-    setting = (inputs << np.arange(4)).sum(axis=1)
+    setting = inputs @ np.array([8, 4, 2, 1])
     z_count = inputs.sum(axis=1)
     parity = outputs.sum(axis=1) % 2
     bad = ((z_count == 1) & (parity == 0)) | ((z_count == 3) & (parity == 1))
@@ -109,6 +110,11 @@ def chi_square_against_table(codes: np.ndarray, setting: np.ndarray, table: np.n
     return float(chi2.sf(statistic, degrees))
 
 
+def msb_first_codes(outputs: np.ndarray) -> np.ndarray:
+    """Outcome codes of the tables, written out here: party 1 the most significant bit."""
+    return outputs.astype(np.int64) @ (1 << np.arange(outputs.shape[1] - 1, -1, -1))
+
+
 @pytest.mark.parametrize(
     "make", [lambda b: ChainedBellDevice(3, 0.1, backend=b, seed=11), lambda b: FourPartyDevice(0.05, backend=b, seed=12)],
     ids=["chained", "four-party"],
@@ -118,7 +124,7 @@ def test_shot_mode_matches_exact_distribution(make) -> None:
     exact, shots = make("exact"), make("aer-shots")
     inputs = uniform_inputs(exact.setting_counts, 2 * 10**5, seed=13)
     outputs = shots.measure(inputs)
-    codes = (outputs.astype(np.int64) << np.arange(outputs.shape[1])).sum(axis=1)
+    codes = msb_first_codes(outputs)
     assert chi_square_against_table(codes, exact.setting_index(inputs), exact.outcome_table()) > 1e-4
 
 
@@ -127,7 +133,7 @@ def test_exact_mode_sampler_matches_its_table() -> None:
     device = FourPartyDevice(0.3, seed=14)
     inputs = uniform_inputs(device.setting_counts, 2 * 10**5, seed=15)
     outputs = device.measure(inputs)
-    codes = (outputs.astype(np.int64) << np.arange(4)).sum(axis=1)
+    codes = msb_first_codes(outputs)
     assert chi_square_against_table(codes, device.setting_index(inputs), device.outcome_table()) > 1e-4
 
 

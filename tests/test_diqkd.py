@@ -111,8 +111,8 @@ class NoisyKeyPairDevice(TabulatedBox):
     def __init__(self, m: int, seed: int) -> None:
         self.setting_counts = (m, m + 1)
         table = ChainedBellDevice(m, 0.0).outcome_table().copy()
-        key = m * m  # setting index x + M y of (0, M)
-        table[key] = [0.46, 0.04, 0.04, 0.46]  # code a + 2b
+        key = self.setting_index(np.array([[0, m]]))[0]  # the key pair (x, y) = (0, M)
+        table[key] = [0.46, 0.04, 0.04, 0.46]  # code 2a + b
         super().__init__(table, seed)
 
 

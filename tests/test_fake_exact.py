@@ -35,7 +35,7 @@ def per_setting_p_values(exact, shots, rounds: int) -> np.ndarray:
     inputs = np.stack([rng.integers(0, c, rounds) for c in exact.setting_counts], axis=1)
     outputs = shots.measure(inputs)
     index = exact.setting_index(inputs)
-    codes = (outputs.astype(np.int64) << np.arange(outputs.shape[1])).sum(axis=1)
+    codes = outputs.astype(np.int64) @ (1 << np.arange(outputs.shape[1] - 1, -1, -1))  # party 1 most significant
     p_values = []
     for setting in range(table.shape[0]):
         observed = np.bincount(codes[index == setting], minlength=table.shape[1])
@@ -101,7 +101,7 @@ def test_fake_exact_is_noisier_than_ideal() -> None:
             if (x - y) % settings <= 1:
                 s = device.setting_index(np.array([[x, y]]))[0]
                 flip = int(x == 0 and y == settings - 1)
-                # W = a XOR b XOR flip; code = a + 2 b
+                # W = a XOR b XOR flip; code = 2 a + b
                 w_values.append(table[s, [1, 2]].sum() if not flip else table[s, [0, 3]].sum())
     noiseless = np.sin(np.pi / (4 * settings)) ** 2
     assert np.mean(w_values) > noiseless

@@ -36,7 +36,7 @@ def test_signalling_detector_accepts_quantum_devices_and_catches_a_signalling_bo
         # Alice uniform, Bob's bit is 1 with probability 0.5 + 0.02 (2x - 1): a small signal
         pb1 = 0.5 + 0.02 * (2 * x - 1)
         for a, b in itertools.product((0, 1), repeat=2):
-            table[s, a + 2 * b] = 0.5 * (pb1 if b else 1 - pb1)
+            table[s, 2 * a + b] = 0.5 * (pb1 if b else 1 - pb1)
     inputs = np.stack([rng.integers(0, 2, 2 * 10**5) for _ in range(2)], axis=1)
     result = signalling_test(inputs, SignallingBox(table, seed=6).measure(inputs), (2, 2))
     assert result.signals(1e-3) and result.worst_party == 1

@@ -115,7 +115,7 @@ given two-source extractor."""
 DEFAULT_CERTIFICATE = "improved"
 
 
-def _check_chain(certificate: str, extractor: TwoSourceExtractorModel) -> str:
+def check_chain(certificate: str, extractor: TwoSourceExtractorModel) -> str:
     if certificate not in CERTIFICATE_CHAINS:
         raise AmplificationInputError(f"certificate must be one of {CERTIFICATE_CHAINS}, "
                                       f"got {certificate!r}")
@@ -142,13 +142,13 @@ def _largest_improved(runs: int, eps: float, delta: float, error: float
     return min(found, key=lambda item: (-item[0], item[1].log2_error_bound))[1]
 
 
-def _certificate_for(runs: int, eps: float, delta: float, error: float,
+def certificate_for_runs(runs: int, eps: float, delta: float, error: float,
                      output_bits: int | None, extractor: TwoSourceExtractorModel,
                      certificate: str = DEFAULT_CERTIFICATE
                      ) -> ProtocolICertificate | ImprovedProtocolICertificate:
     """The chosen chain's certificate; ``output_bits=None``: the largest certified ``m``. The
     improved chain takes the better of its extractors (its ``extractor`` field names it)."""
-    if _check_chain(certificate, extractor) == "improved":
+    if check_chain(certificate, extractor) == "improved":
         if output_bits is None:
             return _largest_improved(runs, eps, delta, error)
         return _best_improved(lambda name: certify_protocol1_improved(runs, eps, delta, output_bits,
@@ -242,7 +242,7 @@ def post_process_runs(settings: np.ndarray, outputs: np.ndarray, delta: float, e
     on ``(n, eps, delta, m)``, chain ``certificate``: :data:`CERTIFICATE_CHAINS`), then
     :func:`conclude_protocol1`."""
     runs, delta, error = check_runs(int(np.shape(settings)[0])), check_delta(delta), check_error(error)
-    chosen = _certificate_for(runs, provenance.eps, delta, error, output_bits, extractor,
+    chosen = certificate_for_runs(runs, provenance.eps, delta, error, output_bits, extractor,
                               certificate)
     return conclude_protocol1(*_tally(settings, outputs), chosen, delta, error, output_bits,
                               extractor, t_bits, provenance)
@@ -297,7 +297,7 @@ def run_protocol1(device: Any, source: Any, runs: int, delta: float, error: floa
             f"runs must be <= {MAX_JOB_RUNS} to measure in jobs (checkpoint/resume), got {runs}:"
             " all settings are drawn first and kept; run without checkpointing (streamed) or "
             "in several runs")
-    chosen = _certificate_for(runs, source.eps, delta, error, output_bits, extractor,
+    chosen = certificate_for_runs(runs, source.eps, delta, error, output_bits, extractor,
                               certificate)
     provenance = Provenance(eps=source.eps, source=source.name, secure=bool(source.secure),
                             device=_describe(device))

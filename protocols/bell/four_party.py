@@ -2,7 +2,9 @@
 
 Four parties each choose a setting ``u_i`` in {0, 1} and obtain an output ``x_i`` in {0, 1}.
 Settings and outputs are indexed as 4-bit integers with party 1 the most significant bit:
-``index(u) = 8 u_1 + 4 u_2 + 2 u_3 + u_4``.
+``index(u) = 8 u_1 + 4 u_2 + 2 u_3 + u_4``. It is the one convention of :mod:`qdevices.devices`
+(setting index and outcome code), so a four-party device's table ``P[setting index, code]``
+is a box ``P[u, x]`` of this module as it stands.
 
 The inequality (paper 004, eqs. (4)-(7)) uses the two setting classes
 
@@ -69,7 +71,7 @@ def _check_bit_matrix(name: str, values: np.ndarray) -> np.ndarray:
 
 
 def to_index(bits: np.ndarray) -> np.ndarray:
-    """Rows of 4 bits -> integers 0..15 (party 1 most significant), shape (N,)."""
+    """Rows of 4 bits -> integers 0..15 (party 1 most significant, as in :mod:`qdevices.devices`), shape (N,)."""
     return _check_bit_matrix("bits", bits).astype(np.int64) @ _PLACE_VALUES
 
 
