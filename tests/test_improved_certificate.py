@@ -224,10 +224,10 @@ def test_cli_plan_selects_the_chain(capsys):
 
 def test_unknown_chain_is_rejected():
     from protocols.amplification.protocol1 import (AmplificationInputError, CyclicShiftExtractor,
-                                                   _certificate_for)
+                                                   certificate_for_runs)
 
     with pytest.raises(AmplificationInputError, match="certificate must be one of"):
-        _certificate_for(100, 0.01, 0.0, ERROR, 8, CyclicShiftExtractor(), "best")
+        certificate_for_runs(100, 0.01, 0.0, ERROR, 8, CyclicShiftExtractor(), "best")
 
 
 def _independent_poly_log2_bound(runs: int, eps: float, bits: int, s: float, b: int) -> float:
