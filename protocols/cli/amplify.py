@@ -48,7 +48,7 @@ from pathlib import Path
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, positive_int, unit_interval
 from .output import print_json
-from .run_control import add_run_control_arguments, restore_run_arguments, run_control
+from .run_control import REPORT_NAME, add_run_control_arguments, finished_report, restore_run_arguments, run_control
 
 #: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
 RUN_OPTIONS = ("protocol", "sv_eps", "sv_strategy", "sv_file", "sv_file_format", "runs", "delta",
@@ -57,7 +57,6 @@ RUN_OPTIONS = ("protocol", "sv_eps", "sv_strategy", "sv_file", "sv_file_format",
 #: ``--bits`` default of the plan that fixes ``n`` after a calibration (issue 10's target).
 CALIBRATED_PLAN_BITS = 64
 #: The finished run's report inside a checkpoint directory.
-REPORT_NAME = "report.json"
 
 
 def _number(text: str) -> float:
@@ -215,25 +214,6 @@ def _bits_text(bits) -> bytes:
     return ("".join("1" if b else "0" for b in bits) + "\n").encode()
 
 
-def _finished_report(args: argparse.Namespace) -> dict | None:
-    """The stored report of a finished checkpointed run being resumed, else None (module
-    docstring: such a run is never extracted again; ``--out`` is refused)."""
-    if args.resume is None or not (Path(args.resume) / REPORT_NAME).is_file():
-        return None
-    from protocols.errors import BellboxInputError
-    from qdevices.jobs import CheckpointError
-
-    file = Path(args.resume) / REPORT_NAME
-    if args.out is not None:
-        raise BellboxInputError(f"--out: run already finished, report at {file}; the output bits are "
-                                "not kept in the checkpoint and the device data are extracted only once "
-                                "(a second output from them is not covered by the certificate)")
-    try:
-        return json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {str(args.resume)!r}: {REPORT_NAME} cannot be read: "
-                              f"{exc}") from None
-
 
 def _report_finished(args: argparse.Namespace, stored: dict) -> int:
     """Print (and ``--report``) the stored report of a finished run; nothing is extracted."""
@@ -300,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
     from protocols.amplification.certificate import check_eps, check_error
     from protocols.bell.four_party import check_delta
 
-    finished = _finished_report(args)
+    finished = finished_report(args.resume, "--out", args.out, "output bits", "extracted")
     restore_run_arguments(args)
     if finished is not None:
         return _report_finished(args, finished)

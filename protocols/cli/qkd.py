@@ -36,7 +36,7 @@ from protocols.files import check_distinct_outputs, check_output_path, write_ato
 from . import EXIT_NO_OUTPUT, EXIT_OK
 from .arguments import add_backend_argument, open_unit_interval, positive_int, unit_interval
 from .output import print_json
-from .run_control import add_run_control_arguments, restore_run_arguments, run_control
+from .run_control import REPORT_NAME, add_run_control_arguments, finished_report, restore_run_arguments, run_control
 
 #: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
 RUN_OPTIONS = ("rounds", "settings", "noise", "gamma", "backend", "device", "eps", "eps_erco", "error_rate", "seed",
@@ -57,7 +57,6 @@ MAX_ROUNDS = 10**11
 #: M = 1000 would need ~32 GB; 100 keeps a run under 1 GB.
 MAX_SETTINGS = 100
 #: The finished run's report inside a checkpoint directory.
-REPORT_NAME = "report.json"
 
 
 def max_raw_key_rounds() -> int:
@@ -166,27 +165,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_output_path(args.report, inputs=inputs, option="--report")
 
 
-def _finished_report(args: argparse.Namespace) -> dict | None:
-    """The stored report of a finished checkpointed run being resumed, else None.
-
-    Such a run is not distilled again: its jobs are reloaded (checking their SHA-256s and that
-    the raw records give the stored ``raw_records_sha256``) and the stored report is printed.
-    The key itself is not kept in the checkpoint, so ``--key-out`` is refused.
-    """
-    if args.resume is None or not (Path(args.resume) / REPORT_NAME).is_file():
-        return None
-    file = Path(args.resume) / REPORT_NAME
-    if args.key_out is not None:
-        raise BellboxInputError(f"--key-out: run already distilled, report at {file}; the key is not kept in "
-                                "the checkpoint and a raw key is hashed only once (a second key from the same "
-                                "raw key is not covered by the certificate)")
-    from qdevices.jobs import CheckpointError
-
-    try:
-        return json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {str(args.resume)!r}: {REPORT_NAME} cannot be read: {exc}") from None
-
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
@@ -197,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     from qdevices import Randomness
 
     _check_options(args)
-    finished = _finished_report(args)
+    finished = finished_report(args.resume, "--key-out", args.key_out, "key", "distilled")
     restore_run_arguments(args)
     _check_outputs(args)
     randomness = Randomness(seed=args.seed)

@@ -12,6 +12,7 @@ and a one-line message naming the ``bellbox <command> --resume DIR`` command.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,36 @@ def add_run_control_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attempts per job before the run stops (default 4)")
     parser.add_argument("--retry-wait", type=non_negative, default=30.0, dest="retry_wait", metavar="SECONDS",
                         help="wait after the first failed attempt, doubled after each further one (default 30)")
+
+
+#: The stored report of a finished checkpointed run (the run's outcome; never its secret output).
+REPORT_NAME = "report.json"
+
+
+def finished_report(resume: Path | None, secret_option: str, secret_path: Any, secret: str,
+                    processed: str) -> dict | None:
+    """The stored report of the finished checkpointed run ``resume``, else None.
+
+    Such a run is not post-processed again: its device data were extracted once, and a second
+    output from them (with fresh hash seeds) would not be covered by the certificate. The
+    ``secret`` itself (the key, the output bits) is not kept in the checkpoint, so asking for it
+    again (``secret_option`` given, i.e. ``secret_path`` not None) is bad input. ``processed``
+    names the post-processing in the message (``"distilled"``, ``"extracted"``).
+    """
+    if resume is None or not (Path(resume) / REPORT_NAME).is_file():
+        return None
+    from protocols.errors import BellboxInputError
+    from qdevices.jobs import CheckpointError
+
+    file = Path(resume) / REPORT_NAME
+    if secret_path is not None:
+        raise BellboxInputError(f"{secret_option}: run already {processed}, report at {file}; the {secret} is not "
+                                f"kept in the checkpoint and the device data are {processed} only once (a "
+                                "second output from them is not covered by the certificate)")
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {str(resume)!r}: {REPORT_NAME} cannot be read: {exc}") from None
 
 
 def restore_run_arguments(args: argparse.Namespace) -> None:
