@@ -13,6 +13,15 @@
 * ``--bell-value W --qber Q --rounds N``: observed statistics instead of ``--noise``: the
   asymptotic rate and the key length at N rounds (planned counts, Shannon-limit leak) for the
   observed W-bar and QBER, both in [0, 1/2].
+* ``--protocol chsh`` (default ``chained``, the paper's protocol above): the CHSH protocol with
+  the entropy-accumulation key of docs/chsh_entropy_accumulation.md
+  (``protocols.qkd.chsh_keyrate``), quantum adversary only (``--adversary no-signaling`` is an
+  error). ``--noise XI``: the Pironio et al. (2009) asymptotic rate (optimal gamma -> 0) and,
+  with ``--rounds N``, the key a run of ``bellbox qkd --protocol chsh`` would certify (plan of
+  gamma, tangent point, threshold and eps split; error correction as in the run);
+  ``--threshold``: the noise (and QBER) above which the asymptotic rate is zero;
+  ``--chsh S --qber Q [--rounds N]``: observed statistics, S in [0, 4], Q in [0, 1/2]
+  (thresholds at the observed values, planned counts, Shannon-limit leak).
 
 Exit status: 0 when a key is possible, 3 when the rate (or the expected key length) is zero,
 2 on bad input.
@@ -51,8 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "threshold of the DI-QKD protocol of paper 000 with the noisy EPR pair of Sec. III C. "
         "Exit status 3 when no key is possible.",
     )
-    parser.add_argument("--settings", type=settings_argument, required=True, metavar="M|auto",
-                        help="number of Alice's settings M >= 2, or 'auto' to optimise M in 2..40")
+    parser.add_argument("--protocol", choices=("chained", "chsh"), default="chained",
+                        help="chained (paper 000 Sec. III A; default) or chsh (CHSH protocol with an "
+                        "entropy-accumulation key, quantum adversary, docs/chsh_entropy_accumulation.md)")
+    parser.add_argument("--settings", type=settings_argument, metavar="M|auto",
+                        help="number of Alice's settings M >= 2, or 'auto' to optimise M in 2..40 "
+                        "(required for --protocol chained)")
     parser.add_argument("--noise", type=unit_interval, metavar="XI",
                         help="white-noise fraction xi in [0, 1] of eq. (22)")
     parser.add_argument("--gamma", type=open_unit_interval, metavar="G",
@@ -61,9 +74,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also give the expected finite key length at N rounds")
     parser.add_argument("--eps", type=open_unit_interval, default=DEFAULT_EPS, metavar="E",
                         help=f"secrecy parameter eps in (0, 1) of eq. (17) (default {DEFAULT_EPS:g})")
-    parser.add_argument("--adversary", choices=("no-signaling", "quantum"), default="no-signaling",
-                        help="adversary model: no-signaling (paper 000 eqs. 17, 21; default) or "
-                        "quantum (Appendix A, docs/quantum_chained_key.md)")
+    parser.add_argument("--adversary", choices=("no-signaling", "quantum"), default=None,
+                        help="adversary model: no-signaling (paper 000 eqs. 17, 21; default for chained) or "
+                        "quantum (Appendix A, docs/quantum_chained_key.md; the only model of chsh)")
+    parser.add_argument("--chsh", type=float, metavar="S",
+                        help="observed CHSH value S in [0, 4] (--protocol chsh, with --qber)")
     parser.add_argument("--bell-value", type=float, metavar="W",
                         help="observed Bell value W-bar in [0, 1/2] (with --qber, instead of --noise)")
     parser.add_argument("--qber", type=float, metavar="Q",
@@ -75,6 +90,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.protocol == "chsh":
+        return _chsh(args)
+    if args.chsh is not None:
+        raise ValueError("--chsh S needs --protocol chsh (for the chained protocol give --bell-value W)")
+    if args.settings is None:
+        raise ValueError("--settings is required for --protocol chained: an integer M >= 2 or 'auto'")
+    if args.adversary is None:
+        args.adversary = "no-signaling"
     observed = args.bell_value is not None or args.qber is not None
     if args.threshold:
         if args.settings == "auto":
@@ -285,3 +308,135 @@ def _print_statistics(payload: dict[str, object]) -> None:
         print("no key expected at this N; " + (
             "no N gives a key for these statistics" if needed is None
             else f"about N >= {needed} rounds would"))
+
+
+# --------------------------------------------------------------------------------------------
+# --protocol chsh (protocols.qkd.chsh_keyrate, docs/chsh_entropy_accumulation.md)
+
+
+def _chsh(args: argparse.Namespace) -> int:
+    """``--protocol chsh``: check the options, then the threshold, noise or statistics mode."""
+    if args.adversary == "no-signaling":
+        raise ValueError("--protocol chsh supports --adversary quantum only (its key rests on entropy "
+                         "accumulation against quantum adversaries); use --protocol chained for no-signaling")
+    for name, option in (("settings", "--settings"), ("bell_value", "--bell-value")):
+        if getattr(args, name) is not None:
+            raise ValueError(f"{option} does not apply to --protocol chsh (Alice has 2 settings, Bob 3)")
+    if args.chsh is not None and not 0.0 <= args.chsh <= 4.0:
+        raise ValueError(f"--chsh must be a CHSH value S in [0, 4], got {args.chsh}")
+    if args.qber is not None and not 0.0 <= args.qber <= 0.5:
+        raise ValueError(f"--qber must be in [0, 1/2], got {args.qber}")
+    observed = args.chsh is not None or args.qber is not None
+    if args.threshold:
+        if args.noise is not None or args.rounds is not None or args.gamma is not None or observed:
+            raise ValueError("--threshold takes no --noise, --rounds, --gamma, --chsh or --qber")
+        return _chsh_threshold(args)
+    if observed:
+        if args.chsh is None or args.qber is None:
+            raise ValueError("--chsh and --qber must be given together (S in [0, 4], QBER in [0, 1/2])")
+        if args.noise is not None:
+            raise ValueError("--noise cannot be combined with --chsh/--qber")
+        return _chsh_statistics(args)
+    if args.noise is None:
+        raise ValueError("--noise is required: a number in [0, 1] (or use --threshold, or --chsh with --qber)")
+    return _chsh_noise(args)
+
+
+def _chsh_common(payload: dict[str, object]) -> dict[str, object]:
+    from protocols.qkd.chsh_keyrate import ADVERSARY, DEVICE_ASSUMPTION, THEOREM
+
+    return {"protocol": "chsh", "adversary": ADVERSARY, **payload, "theorem": THEOREM,
+            "device_assumption": DEVICE_ASSUMPTION}
+
+
+def _chsh_threshold(args: argparse.Namespace) -> int:
+    from protocols.qkd.chsh_keyrate import chsh_value, honest_statistics, noise_threshold
+
+    noise = noise_threshold()
+    winning, qber = honest_statistics(noise)
+    payload = _chsh_common({"noise_threshold": noise, "qber_threshold": qber,
+                            "chsh_value_at_threshold": chsh_value(winning)})
+    if args.json:
+        print_json(payload)
+    else:
+        print(f"CHSH protocol: asymptotic key rate is zero for noise xi > {noise:.6f} (QBER > {qber:.6f}, "
+              f"S < {chsh_value(winning):.4f}; rounded down; Pironio et al. 2009, quantum adversary)")
+    return EXIT_OK
+
+
+def _chsh_key_payload(plan, extra: dict[str, object]) -> dict[str, object]:
+    return {"rounds": plan.rounds, "eps": plan.eps_ea + 2 * plan.eps_smooth + plan.eps_pa,
+            "key_length": plan.bits, "key_length_gamma": plan.gamma, "tangent_point": plan.tangent_point,
+            "threshold": plan.threshold, "test_round_cap": plan.test_round_cap, "leaked_bits": plan.leaked_bits,
+            "key_length_terms": plan.key.to_dict(), **extra}
+
+
+def _chsh_noise(args: argparse.Namespace) -> int:
+    """``--noise XI [--rounds N]``: asymptotic rate and the key a run would certify."""
+    from protocols.qkd.chsh import CHSHParameters
+    from protocols.qkd.chsh_keyrate import honest_rate, minimum_rounds
+
+    rate = honest_rate(args.noise)
+    payload = _chsh_common({"noise": args.noise, **rate.to_dict()})
+    has_key = rate.rate > 0.0
+    if args.rounds is not None:
+        gamma = "auto" if args.gamma is None else args.gamma
+        params = CHSHParameters(rounds=args.rounds, noise=args.noise, eps=args.eps, gamma=gamma)
+        payload.update(_chsh_key_payload(params.plan, {"key_length_is_expectation": False,
+                                                       "eps_erco": params.eps_erco,
+                                                       "design_error_rate": params.design_error_rate}))
+        has_key = params.plan.bits > 0
+        if not has_key:
+            payload["rounds_for_key"] = None if rate.rate <= 0.0 else minimum_rounds(
+                lambda n: CHSHParameters(rounds=n, noise=args.noise, eps=args.eps, gamma=gamma).plan.bits)
+    return _chsh_emit(args, payload, has_key)
+
+
+def _chsh_statistics(args: argparse.Namespace) -> int:
+    """``--chsh S --qber Q [--rounds N]``: rate and key length for observed statistics."""
+    from protocols.qkd.chsh_keyrate import asymptotic_rate, key_from_statistics, minimum_rounds, winning_probability
+    from protocols.qkd.reconciliation import tag_length
+
+    winning = winning_probability(args.chsh)
+    rate = asymptotic_rate(winning=winning, qber=args.qber)
+    payload = _chsh_common(rate.to_dict())
+    has_key = rate.rate > 0.0
+    if args.rounds is not None:
+        tag = tag_length(1e-10)
+
+        def plan_at(rounds: int):
+            return key_from_statistics(rounds=rounds, winning=winning, qber=args.qber, eps=args.eps,
+                                       tag_bits=tag, gamma=args.gamma)
+
+        plan = plan_at(args.rounds)
+        payload.update(_chsh_key_payload(plan, {"key_length_is_expectation": True,
+                                                "leak_model": "Shannon limit (1 - gamma) N h(Q) + tag",
+                                                "clamped": plan.key.clamped, "note": plan.key.note}))
+        has_key = plan.bits > 0
+        if not has_key:
+            payload["rounds_for_key"] = None if rate.rate <= 0.0 else minimum_rounds(lambda n: plan_at(n).bits)
+    return _chsh_emit(args, payload, has_key)
+
+
+def _chsh_emit(args: argparse.Namespace, payload: dict[str, object], has_key: bool) -> int:
+    if args.json:
+        print_json(payload)
+        return EXIT_OK if has_key else EXIT_NO_OUTPUT
+    print("protocol            : chsh (entropy accumulation; adversary quantum)")
+    if "noise" in payload:
+        print(f"noise xi            : {payload['noise']:g}")
+    print(f"statistics          : S = {payload['chsh_value']:.4f} (winning probability "
+          f"{payload['winning_probability']:.6f}), QBER = {payload['qber']:g}"
+          + ("  [beyond quantum: clamped to the Tsirelson bound]" if payload["clamped"] else ""))
+    print(f"asymptotic rate     : {payload['rate']:.6g} bits/round  ({payload['source']}; optimal gamma -> 0)")
+    if "key_length" in payload:
+        kind = "an expectation: thresholds at the observed values, Shannon-limit leak" \
+            if payload["key_length_is_expectation"] else "certified for an accepted run with this plan"
+        print(f"key length          : {payload['key_length']} bits at N = {payload['rounds']}, "
+              f"eps = {payload['eps']:.3g}  ({kind}; gamma = {payload['key_length_gamma']:.4f})")
+        if payload["key_length"] == 0:
+            needed = payload["rounds_for_key"]
+            print("no key at this N; " + ("no N gives a key for these statistics" if needed is None
+                                          else f"about N >= {needed} rounds would"))
+    print(f"theorem             : {payload['theorem']}")
+    return EXIT_OK if has_key else EXIT_NO_OUTPUT
