@@ -101,3 +101,22 @@ def test_bad_parameters_are_input_errors(kwargs):
 
 def test_result_is_a_protocol_result():
     assert issubclass(CHSHResult, ProtocolResult) and CHSHResult.SUCCESS_STATUS == "key"
+
+
+def test_cli_qkd_protocol_chsh_end_to_end(capsys) -> None:
+    """`bellbox qkd --protocol chsh`: a key on the ideal device (seed 3), the model and theorem in
+    the report, the best local strategy aborts, and no-signaling is refused before any device runs."""
+    import json
+
+    from protocols.cli import main
+
+    args = ["qkd", "--protocol", "chsh", "--rounds", "2000000", "--eps", "0.1", "--seed", "3", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["protocol"] == "chsh" and report["adversary_model"] == "quantum"
+    assert "Dupuis-Fawzi-Renner" in report["theorem"] and report["key_length"] > 0
+    assert report["device_run"]["execution"] == "exact" and len(report["raw_records_sha256"]) == 64
+    assert main(args + ["--device", "local"]) == 3
+    assert json.loads(capsys.readouterr().out)["status"] == "aborted"
+    assert main(["qkd", "--protocol", "chsh", "--adversary", "no-signaling"]) == 2
+    assert "entropy accumulation" in capsys.readouterr().err

@@ -40,7 +40,7 @@ from .run_control import REPORT_NAME, add_run_control_arguments, finished_report
 
 #: Options that define a device run; a checkpoint stores them and ``--resume`` restores them.
 RUN_OPTIONS = ("rounds", "settings", "noise", "gamma", "backend", "device", "eps", "eps_erco", "error_rate", "seed",
-               "adversary")
+               "adversary", "protocol")
 #: Defaults of the device options; the parser's defaults are None so that an option given
 #: explicitly can be told from one left out (for the guard rails).
 DEVICE_DEFAULTS = {"rounds": 10**6, "settings": 7, "noise": 0.0, "gamma": "auto", "backend": "exact",
@@ -56,6 +56,9 @@ MAX_ROUNDS = 10**11
 #: rounds: 363 MB at M = 20, 466 MB at M = 60, 671 MB at M = 100, i.e. ~32 kB per M^2), so
 #: M = 1000 would need ~32 GB; 100 keeps a run under 1 GB.
 MAX_SETTINGS = 100
+#: Largest ``--rounds`` of ``--protocol chsh``, whose rounds are kept in memory (about 8 bytes each,
+#: plus the reconciliation of the padded N-bit raw key): 2 x 10^8 rounds stay below ~4 GB.
+MAX_CHSH_ROUNDS = 2 * 10**8
 #: The finished run's report inside a checkpoint directory.
 
 
@@ -89,9 +92,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--error-rate", type=unit_interval, default=None, dest="error_rate", metavar="LAMBDA",
                         help="error rate to design the code for (default: inferred from W-bar)")
     parser.add_argument("--seed", type=int, default=None, help="reproducible run: seeds protocol randomness and device (NOT SECURE)")
-    parser.add_argument("--adversary", choices=("no-signaling", "quantum"), default="no-signaling",
-                        help="security model of the key length: no-signaling (eq. (17), default) or quantum "
-                             "(Appendix A, docs/quantum_chained_key.md)")
+    parser.add_argument("--protocol", choices=("chained", "chsh"), default="chained",
+                        help="chained: paper 000 Sec. III A (default); chsh: the CHSH protocol with an "
+                             "entropy-accumulation key (quantum adversaries only; docs/chsh_entropy_accumulation.md)")
+    parser.add_argument("--adversary", choices=("no-signaling", "quantum"), default=None,
+                        help="security model of the key length: no-signaling (eq. (17); the default for chained) or "
+                             "quantum (Appendix A, docs/quantum_chained_key.md; the only model, and default, for chsh)")
     parser.add_argument("--key-out", metavar="FILE", help="write Alice's key (raw bytes, mode 0600)")
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON result")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
@@ -174,6 +180,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from qdevices import Randomness
 
+    if args.protocol == "chsh":
+        return _run_chsh(args)
+    args.adversary = args.adversary or "no-signaling"
     _check_options(args)
     finished = finished_report(args.resume, "--key-out", args.key_out, "key", "distilled")
     restore_run_arguments(args)
@@ -241,6 +250,80 @@ def _report_finished(args: argparse.Namespace, stored: dict, raw_sha256: str, de
     else:
         _print_summary(report)
     return EXIT_OK if stored.get("status") == "key" else EXIT_NO_OUTPUT
+
+
+def _check_chsh_options(args: argparse.Namespace) -> None:
+    """The CHSH protocol: quantum adversaries only, M = 2 fixed, no records or checkpoints (yet)."""
+    if args.adversary == "no-signaling":
+        raise BellboxInputError("--adversary no-signaling: the CHSH protocol's key rests on entropy accumulation "
+                                "against quantum adversaries; use --adversary quantum or --protocol chained")
+    refused = [option for option, value in (("--settings", args.settings), ("--records", args.records),
+                                            ("--checkpoint", args.checkpoint), ("--resume", args.resume),
+                                            ("--job-rounds", args.job_rounds)) if value is not None]
+    if refused:
+        raise BellboxInputError(f"--protocol chsh measures the fixed CHSH bases (M = 2) in one in-memory run: do not "
+                                f"combine it with {', '.join(refused)}")
+    args.adversary = "quantum"
+    for name, default in DEVICE_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.rounds > MAX_CHSH_ROUNDS:
+        raise BellboxInputError(f"--rounds must be <= {MAX_CHSH_ROUNDS:.3g} with --protocol chsh (the rounds are "
+                                f"kept in memory, about 8 bytes each), got {args.rounds:.3g}")
+
+
+def _run_chsh(args: argparse.Namespace) -> int:
+    """``bellbox qkd --protocol chsh``: :func:`protocols.qkd.chsh.run_chsh` on the M = 2 chained device."""
+    from protocols.qkd.chsh import CHSHParameters, run_chsh
+    from qdevices import ChainedBellDevice, ChainedPRBox, LocalChainedDevice, Randomness
+
+    _check_chsh_options(args)
+    _check_outputs(args)
+    params = CHSHParameters(rounds=args.rounds, gamma=args.gamma, noise=args.noise, eps=args.eps,
+                            eps_erco=args.eps_erco, error_rate=args.error_rate)
+    if args.device == "local":
+        device = LocalChainedDevice.optimal(2, seed=args.seed)
+    elif args.device == "pr":
+        device = ChainedPRBox(2, seed=args.seed)
+    else:
+        device = ChainedBellDevice(2, args.noise, backend=args.backend, seed=args.seed)
+    result = run_chsh(device, params, Randomness(seed=args.seed))
+    source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
+    report = {**result.to_dict(), "source": source,
+              "key_sha256": hashlib.sha256(result.key_a).hexdigest() if result.success else None}
+    if (result.device_run or {}).get("execution") in ("fake-shots", "ibm-hardware"):
+        report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
+                            "one chip, so no-signaling between them is not enforced")
+    if result.success and args.key_out:
+        write_atomic(args.key_out, result.key_a, secret=True)
+    if args.report:
+        write_json_atomic(args.report, report)
+    if args.json:
+        print_json(report)
+    else:
+        _print_chsh_summary(report)
+    return EXIT_OK if result.success else EXIT_NO_OUTPUT
+
+
+def _print_chsh_summary(report: dict) -> None:
+    r = report
+    print(f"DI-QKD (CHSH)  N={r['rounds']:,}  gamma={r['gamma']:.5f}  {r['source']}")
+    print(f"  adversary       {r['adversary_model']}: {r['theorem']}")
+    print(f"  devices         {r['device_assumption']}")
+    if not r["secure_randomness"]:
+        print(f"  randomness      {r['randomness']}  (reproducible: NOT SECURE)")
+    if r["winning_frequency"] is not None:
+        print(f"  estimation      test rounds {r['test_rounds']:,} (cap {r['test_round_cap']:,})  wins "
+              f"{r['wins']:,}  w={r['winning_frequency']:.5f}  S={r['chsh_value']:.4f}  (accept: w >= "
+              f"{r['threshold']:.5f})")
+    if r["note"]:
+        print(f"  note            {r['note']}")
+    print(f"  raw key         N_r={r['raw_key_rounds']:,}" + (f"  QBER={r['qber']:.5f}" if r["qber"] is not None else ""))
+    if r["status"] == "key":
+        print(f"  key             {r['key_length']:,} bits, leaked {r['leaked_bits']:,} bits, secrecy + "
+              f"correctness eps = {r['total_eps']:.3g}")
+    else:
+        print(f"  ABORTED         {r['reason']}")
 
 
 def _print_summary(report: dict) -> None:

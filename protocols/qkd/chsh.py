@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,7 +44,7 @@ from protocols.qkd.chsh_keyrate import (ADVERSARY, DEVICE_ASSUMPTION, FLAG_BITS,
                                         QUANTUM_WINNING_PROBABILITY, THEOREM, CHSHPlan, chsh_key_length,
                                         chsh_value, honest_statistics, plan_chsh)
 from protocols.qkd.reconciliation import MIN_DESIGN_ERROR_RATE, error_correction_leakage, reconcile
-from protocols.records import QKDRecords
+from protocols.records import QKDRecords, records_sha256
 from protocols.results import ProtocolResult
 
 #: Alice has x in {0, 1}; Bob y in {0, 1} (test) and y = 2 (key), the chained device with M = 2.
@@ -159,12 +159,15 @@ class CHSHResult(ProtocolResult):
     total_eps: float
     secure_randomness: bool
     seed: int | None = None
-    adversary: str = ADVERSARY
     device_assumption: str = DEVICE_ASSUMPTION
     note: str = ""
     key_length_terms: dict[str, Any] | None = None
     reconciliation: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: SHA-256 fingerprint of the rounds distilled (:func:`protocols.records.records_sha256`).
+    raw_records_sha256: str = ""
+    #: Where the rounds came from (the device's ``provenance``); None for recorded rounds.
+    device_run: dict[str, Any] | None = None
     key_a: bytes = field(default=b"", repr=False)
     key_b: bytes = field(default=b"", repr=False)
 
@@ -240,7 +243,7 @@ def distill_chsh_key(records: QKDRecords, params: CHSHParameters, randomness: Ra
                                 tangent_point=plan.tangent_point, test_round_cap=plan.test_round_cap,
                                 leaked_bits=params.planned_leak, eps_ea=plan.eps_ea, eps_smooth=plan.eps_smooth,
                                 eps_pa=plan.eps_pa)
-    base = dict(rounds=n, gamma=plan.gamma, test_rounds=tests, test_round_cap=plan.test_round_cap,
+    base = dict(raw_records_sha256=records_sha256(records), rounds=n, gamma=plan.gamma, test_rounds=tests, test_round_cap=plan.test_round_cap,
                 raw_key_rounds=n - tests, wins=wins, winning_frequency=frequency,
                 chsh_value=None if frequency is None else float(chsh_value(frequency)), threshold=plan.threshold,
                 eps=params.eps, eps_erco=params.eps_erco, total_eps=params.total_eps,
@@ -296,4 +299,4 @@ def run_chsh(device: Any, params: CHSHParameters, randomness: Randomness | None 
     devices_seconds = time.perf_counter() - clock
     result = distill_chsh_key(records, params, randomness)
     result.timings["devices"] = devices_seconds
-    return result
+    return replace(result, device_run={**getattr(device, "provenance", {}), "rounds": records.rounds})

@@ -200,8 +200,8 @@ class QKDResult(ProtocolResult):
         return THEOREMS[self.adversary_model]
 
     def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Adds ``local_only``: the names that must not be published with the key."""
-        return {**fields, "local_only": list(self.LOCAL_ONLY)}
+        """Adds ``protocol`` and ``local_only`` (the names that must not be published with the key)."""
+        return {**fields, "protocol": "chained", "local_only": list(self.LOCAL_ONLY)}
 
 
 @dataclass(frozen=True)
