@@ -73,3 +73,30 @@ def test_amplify_fake_backend_quick_certifies() -> None:
 def test_amplify_protocol2_quick_certifies() -> None:
     out = run_example("amplify_protocol2.py", "--quick")
     assert "plan (chain-rule)" in out and "status: certified" in out
+
+
+def test_compare_adversaries_quick(tmp_path) -> None:
+    """Ideal statistics equal eq. (7) of paper 000 (W-bar = sin^2(pi/4M), QBER 0, S = 2 sqrt 2), the
+    quantum-adversary key is never below the no-signalling key, and every row names its model."""
+    import math
+
+    pytest.importorskip("qiskit_ibm_runtime")
+    printed = run_example("compare_adversaries.py", "--quick", "--seed", "3", "--json", str(tmp_path / "c.json"))
+    report = json.loads((tmp_path / "c.json").read_text())
+    ideal = report["backends"][0]
+    assert ideal["backend"] == "exact"
+    for m, stats in ideal["statistics"].items():
+        assert stats["bell_value"] == pytest.approx(math.sin(math.pi / (4 * int(m))) ** 2, abs=1e-9)
+        assert stats["qber"] == pytest.approx(0.0, abs=1e-9)
+    chsh = next(r for r in ideal["rows"] if r["protocol"] == "chsh")
+    assert chsh["value"] == pytest.approx(2 * math.sqrt(2), abs=1e-9)
+    for backend in report["backends"]:
+        rows = {(r["label"], r["adversary"]): r for r in backend["rows"]}
+        quantum, no_signaling = rows[("chained M=7", "quantum")], rows[("chained M=7", "no-signaling")]
+        assert all(quantum["key_length"][n] >= no_signaling["key_length"][n] for n in quantum["key_length"])
+        assert all(r["adversary"] == "quantum" for r in backend["rows"] if r["protocol"] == "chsh")
+        run = backend["run"]
+        assert run["adversary_model"] == "quantum" and run["randomness"] == "seeded (not secure)"
+        assert run["rounds"] == 200_000 and run["settings"] == 7
+    assert "fake_marrakesh" in json.dumps(report["backends"][1]["device"])
+    assert "P000 Thm 9" in printed and "N_s^Q" in printed and "EAT" in printed
