@@ -3,13 +3,14 @@ that post-processing recorded runs gives exactly what a device run gives.
 
 Expected Bell counts are derived by hand from paper 004 eqs. (4)-(7): ``B(x, u) = 1`` iff
 ``u`` has Hamming weight 1 (``U0``) and ``x`` even parity, or weight 3 (``U1``) and odd parity.
-``N_CERTIFIED = 160,000`` runs exceed the planner's 156,482 for 1 bit at error 0.5 (eps = 0,
-delta = 0, cyclic-shift extractor), so the ideal device is certified there; the comparison of
-the two paths is array equality, no tolerance.
+The number of runs is the paper-chain planner's n for 1 bit at error 0.5 (eps = 0, delta = 0,
+cyclic-shift extractor; 156,482 when written), so the ideal device must be certified there; the
+comparison of the two paths is array equality, no tolerance.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from protocols.amplification.protocol1 import (STATUS_ABORTED, STATUS_CERTIFIED, STATUS_NOT_CERTIFIED,
                                      CyclicShiftExtractor, run_protocol1)
+from protocols.amplification.certificate import plan_protocol1
 from protocols.amplification.records import (AmplificationRecords, AmplificationRecordsError,
                                              load_amplification_records, post_process_records)
 from protocols.cli import main
@@ -29,8 +31,13 @@ from qdevices.sources import named_source
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "u1,u2,u3,u4,x1,x2,x3,x4"
-N_CERTIFIED = 160_000
 EXTRACTOR = CyclicShiftExtractor()
+
+
+@functools.lru_cache(maxsize=None)
+def certified_runs() -> int:
+    """The planner's smallest n certifying 1 bit at error 0.5 (paper chain, eps = 0, delta = 0)."""
+    return plan_protocol1(1, 0.5, 0.0, 0.0, EXTRACTOR).required_runs
 
 # (u, x, B by hand): weight-1 u with even x violates, weight-3 u with odd x violates.
 HAND_RUNS = [
@@ -138,12 +145,12 @@ def device_run():
     by drawing settings then t from an identically seeded source and measuring an identically
     seeded device (what a lab would write to the file)."""
     result = run_protocol1(FourPartyDevice(0.0, seed=31), named_source("uniform", 0.0, Randomness(seed=32)),
-                           N_CERTIFIED, delta=0.0, error=0.5, extractor=EXTRACTOR, output_bits=1,
+                           certified_runs(), delta=0.0, error=0.5, extractor=EXTRACTOR, output_bits=1,
                            certificate="paper")
     source = named_source("uniform", 0.0, Randomness(seed=32))
-    settings = source.settings(N_CERTIFIED)
+    settings = source.settings(certified_runs())
     outputs = FourPartyDevice(0.0, seed=31).measure(settings)
-    t = source.bits(EXTRACTOR.t_length(4 * N_CERTIFIED))
+    t = source.bits(EXTRACTOR.t_length(4 * certified_runs()))
     return result, AmplificationRecords(settings, outputs, t)
 
 
@@ -180,7 +187,7 @@ def test_sv_bits_from_a_file_equal_the_recorded_ones(device_run, tmp_path, capsy
     # t twice, or too short.
     assert main(common + ["--records", str(with_t), "--sv-file", str(sv_file)]) == 2
     assert "give them once" in capsys.readouterr().err
-    with pytest.raises(AmplificationRecordsError, match=f"needs L = {EXTRACTOR.t_length(4 * N_CERTIFIED)}"):
+    with pytest.raises(AmplificationRecordsError, match=f"needs L = {EXTRACTOR.t_length(4 * certified_runs())}"):
         post_process_records(AmplificationRecords(records.settings, records.outputs, records.t[:-1]),
                              0.0, 0.0, 0.5, EXTRACTOR, output_bits=1, certificate="paper")
 

@@ -181,3 +181,16 @@ def test_report_fingerprints_the_key_and_never_holds_it(tmp_path) -> None:
     assert len(data["raw_records_sha256"]) == 64
     assert key.read_bytes().hex() not in report.read_text()
     assert _mode(key) == 0o600
+
+
+def test_key_out_bob_writes_bobs_equal_key_with_mode_0600(tmp_path, capsys) -> None:
+    """`--key-out-bob` (emulations): Bob's key is written by the same secret writer, equals Alice's
+    (both fingerprints agree with the report's key_sha256), and may not be the same file."""
+    alice, bob = tmp_path / "alice.key", tmp_path / "bob.key"
+    assert main(["qkd", "--rounds", "300000", "--seed", "4", "--key-out", str(alice), "--key-out-bob", str(bob),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert alice.read_bytes() == bob.read_bytes() and len(alice.read_bytes()) == -(-report["key_length"] // 8)
+    assert hashlib.sha256(bob.read_bytes()).hexdigest() == report["key_sha256"]
+    assert stat.S_IMODE(os.stat(bob).st_mode) == 0o600
+    assert main(["qkd", "--rounds", "1000", "--key-out", str(alice), "--key-out-bob", str(alice)]) == 2

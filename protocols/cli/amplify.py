@@ -323,15 +323,23 @@ def _calibrate(args: argparse.Namespace, device):
     return plan_from_calibration(calibration, args.bits or CALIBRATED_PLAN_BITS, args.error)
 
 
+def _bar(runs: int):
+    """A progress bar over device runs, drawn on a terminal only (tqdm ``disable=None``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=runs, desc="device runs", unit="run", unit_scale=True, disable=None)
+
+
 def _run_protocol1(args: argparse.Namespace, delta: float, device=None, calibrated=None) -> int:
     from protocols.amplification.protocol1 import CyclicShiftExtractor, run_protocol1
 
     device_runs: list = []
     control = run_control(args, RUN_OPTIONS, on_finish=device_runs.append) \
         if _uses_jobs(args) else None
-    result = run_protocol1(device or _device(args), _source(args), args.runs, delta, args.error,
-                           CyclicShiftExtractor(), output_bits=args.bits, control=control,
-                           certificate=args.certificate)
+    with _bar(args.runs) as bar:
+        result = run_protocol1(device or _device(args), _source(args), args.runs, delta, args.error,
+                               CyclicShiftExtractor(), output_bits=args.bits, control=control,
+                               certificate=args.certificate, progress=bar.update)
     tests = [f"L_n           : {result.bell_test.bell_average:.6g} (delta = {delta:g})"]
     extra = {"device_run": device_runs[0].to_dict()} if device_runs else {}
     if calibrated is not None:
@@ -363,9 +371,11 @@ def _run_protocol2(args: argparse.Namespace, delta: float) -> int:
     from protocols.amplification.protocol2 import run_protocol2
 
     check_blocks(args.blocks)
-    result = run_protocol2(_device(args, 1), _device(args, 2), _source(args), args.runs,
-                           args.blocks, delta, args.error, output_bits=args.bits,
-                           certificate=args.certificate, route=args.route or "chain-rule")
+    with _bar(args.runs * (args.blocks + 1)) as bar:  # N2 blocks of device 2, then device 1
+        result = run_protocol2(_device(args, 1), _device(args, 2), _source(args), args.runs,
+                               args.blocks, delta, args.error, output_bits=args.bits,
+                               certificate=args.certificate, route=args.route or "chain-rule",
+                               progress=bar.update)
     block = "withheld" if result.block is None else str(result.block)
     tests = [f"L_n device 1  : {result.first_test.bell_average:.6g} (delta = {delta:g})",
              f"L_n chosen blk: {result.block_test.bell_average:.6g} (device 2, block {block} of "

@@ -99,6 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="security model of the key length: no-signaling (eq. (17); the default for chained) or "
                              "quantum (Appendix A, docs/quantum_chained_key.md; the only model, and default, for chsh)")
     parser.add_argument("--key-out", metavar="FILE", help="write Alice's key (raw bytes, mode 0600)")
+    parser.add_argument("--key-out-bob", metavar="FILE", dest="key_out_bob",
+                        help="write Bob's key too (emulations: both parties run here; raw bytes, mode 0600)")
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON result")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.set_defaults(handler=run)
@@ -164,9 +166,10 @@ def _check_raw_key_memory(params) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Check ``--key-out`` and ``--report`` before anything runs (never onto an input)."""
     inputs = [args.records]
-    check_distinct_outputs({"--key-out": args.key_out, "--report": args.report})
-    if args.key_out is not None:
-        check_output_path(args.key_out, inputs=inputs, secret=True, option="--key-out")
+    check_distinct_outputs({"--key-out": args.key_out, "--key-out-bob": args.key_out_bob, "--report": args.report})
+    for option, path in (("--key-out", args.key_out), ("--key-out-bob", args.key_out_bob)):
+        if path is not None:
+            check_output_path(path, inputs=inputs, secret=True, option=option)
     if args.report is not None:
         check_output_path(args.report, inputs=inputs, option="--report")
 
@@ -184,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_chsh(args)
     args.adversary = args.adversary or "no-signaling"
     _check_options(args)
-    finished = finished_report(args.resume, "--key-out", args.key_out, "key", "distilled")
+    key_option = "--key-out-bob" if args.key_out is None and args.key_out_bob is not None else "--key-out"
+    finished = finished_report(args.resume, key_option, args.key_out or args.key_out_bob, "key", "distilled")
     restore_run_arguments(args)
     _check_outputs(args)
     randomness = Randomness(seed=args.seed)
@@ -219,8 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if (result.device_run or {}).get("execution") in ("fake-shots", "ibm-hardware"):
         report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
                             "one chip, so no-signaling between them is not enforced")
-    if result.success and args.key_out:
-        write_atomic(args.key_out, result.key_a, secret=True)
+    _write_keys(args, result)
     checkpoint = (result.device_run or {}).get("checkpoint")
     if checkpoint is not None:
         # after the key: a key that failed to be written was never used, so it may be re-distilled
@@ -250,6 +253,14 @@ def _report_finished(args: argparse.Namespace, stored: dict, raw_sha256: str, de
     else:
         _print_summary(report)
     return EXIT_OK if stored.get("status") == "key" else EXIT_NO_OUTPUT
+
+
+def _write_keys(args: argparse.Namespace, result) -> None:
+    """Alice's key to ``--key-out`` and Bob's to ``--key-out-bob`` (one secret writer: atomic, 0600)."""
+    if result.success:
+        for path, key in ((args.key_out, result.key_a), (args.key_out_bob, result.key_b)):
+            if path:
+                write_atomic(path, key, secret=True)
 
 
 def _check_chsh_options(args: argparse.Namespace) -> None:
@@ -294,8 +305,7 @@ def _run_chsh(args: argparse.Namespace) -> int:
     if (result.device_run or {}).get("execution") in ("fake-shots", "ibm-hardware"):
         report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
                             "one chip, so no-signaling between them is not enforced")
-    if result.success and args.key_out:
-        write_atomic(args.key_out, result.key_a, secret=True)
+    _write_keys(args, result)
     if args.report:
         write_json_atomic(args.report, report)
     if args.json:
