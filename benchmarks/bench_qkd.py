@@ -15,7 +15,9 @@ rounds:
 
 Targets (issue 12): bellbox <= 1.5x the baseline's time at 10^7 and 10^8 and <= 2x at 10^9,
 and peak memory <= 2 GiB at 10^9. Rounds: ``BELLBOX_BENCH_QKD_ROUNDS`` (comma-separated, default
-``1e7``; ``1e7,1e8,1e9`` for the full table).
+``1e7``; ``1e7,1e8,1e9`` for the full table). With several N the marginal cost per 10^6 rounds
+between consecutive N is printed too (the per-round ratio, with imports and other fixed costs
+cancelled).
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ def run() -> None:
     print(f"DI-QKD streamed, M=7, gamma={GAMMA}, exact backend; bellbox = `bellbox qkd` end to end, "
           "baseline = streamed numpy steps 1-2 (targets: time ratio <= 1.5 at 1e7/1e8, <= 2 at 1e9; "
           "peak <= 2048 MiB)")
+    previous = None
     for rounds in rounds_to_run():
         settings = dict(rounds=rounds, gamma=GAMMA, chunk=CHUNK)
         baseline = _child(_BASELINE.format(**settings))
@@ -111,3 +114,14 @@ def run() -> None:
               f"(baseline {baseline['w_bar']:.5f}), N_r {bellbox['n_r']} ({baseline['n_r']})", flush=True)
         steps = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in bellbox["timings"].items())
         print(f"      bellbox steps: {steps}", flush=True)
+        if previous is not None:
+            print("      " + _marginal(previous, (rounds, bellbox["total"], baseline["total"])), flush=True)
+        previous = (rounds, bellbox["total"], baseline["total"])
+
+
+def _marginal(first: tuple[int, float, float], second: tuple[int, float, float]) -> str:
+    """Time per 10^6 extra rounds between two runs (fixed costs such as imports cancel)."""
+    (n1, ours1, base1), (n2, ours2, base2) = first, second
+    ours, base = (ours2 - ours1) / (n2 - n1) * 1e6, (base2 - base1) / (n2 - n1) * 1e6
+    return (f"marginal {n1:.0e} -> {n2:.0e}: bellbox {1e3 * ours:.1f} ms, baseline {1e3 * base:.1f} ms per 10^6 "
+            f"rounds, ratio {ours / base:.2f}")

@@ -5,18 +5,20 @@ of 2 mod ``n`` is ``n - 1``, the degree of every irreducible factor of the cyclo
 ``Phi_n``), which is what gives the cyclic shifts their rank property
 (:mod:`extractors.two_source`). The sequence starts 3, 5, 11, 13, 19, 29, 37, ... (OEIS A001122).
 Primality and the primitive-root test are galois's (``galois.is_prime``,
-``galois.is_primitive_root``).
+``galois.is_primitive_root``); galois is imported on the first test (its import compiles numba
+kernels, about 1 s), so importing :mod:`extractors` stays cheap for callers that never need a
+cyclic length.
 """
 
 from __future__ import annotations
-
-import galois
 
 from extractors.errors import ExtractorInputError
 
 
 def has_primitive_root_two(n: int) -> bool:
     """True when ``n`` is a prime and 2 generates the multiplicative group mod ``n``."""
+    import galois
+
     return n >= 3 and galois.is_prime(n) and galois.is_primitive_root(2, n)
 
 

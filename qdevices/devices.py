@@ -26,6 +26,7 @@ A memoryless device regroups rounds by setting internally.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -41,7 +42,7 @@ from .circuits import (
 )
 from .errors import DeviceInputError, require_in_range
 from .execution import EMULATION_STATEMENT, CircuitFamily, ExactExecution
-from .sampling import TableSampler
+from .sampling import TableSampler, narrowest_unsigned
 
 Progress = Callable[[int], None]
 
@@ -53,8 +54,19 @@ def setting_grid(setting_counts: Sequence[int]) -> np.ndarray:
 
 
 def setting_index_of(inputs: np.ndarray, setting_counts: Sequence[int]) -> np.ndarray:
-    """Setting index of each row of valid ``inputs`` (module docstring), shape ``(N,)``."""
-    return np.ravel_multi_index(tuple(np.asarray(inputs, dtype=np.int64).T), tuple(setting_counts))
+    """Setting index of each row of valid ``inputs`` (module docstring), shape ``(N,)``, in the
+    narrowest unsigned dtype holding ``prod(setting_counts) - 1`` (``uint8`` up to 256 settings).
+
+    Horner's rule ``s = (...(u_1 c_2 + u_2) c_3 + ...) c_n + u_n`` in that dtype: every partial
+    value is at most the final index, so nothing overflows.
+    """
+    inputs = np.asarray(inputs)
+    index_type = narrowest_unsigned(int(np.prod(setting_counts)) - 1)
+    index = inputs[:, 0].astype(index_type)
+    for party in range(1, len(setting_counts)):
+        index *= index_type(setting_counts[party])
+        index += inputs[:, party].astype(index_type, copy=False)
+    return index
 
 
 def outcome_codes(bits: np.ndarray) -> np.ndarray:
@@ -64,11 +76,19 @@ def outcome_codes(bits: np.ndarray) -> np.ndarray:
 
 
 def outcome_bits(codes: np.ndarray, parties: int) -> np.ndarray:
-    """Codes to a ``(N, parties)`` 0/1 ``uint8`` array, the inverse of :func:`outcome_codes`."""
-    code_type = np.uint8 if parties <= 8 else np.int64
-    shifts = np.arange(parties - 1, -1, -1, dtype=code_type)
-    codes = np.asarray(codes).astype(code_type, copy=False)
-    return ((codes[:, None] >> shifts) & 1).astype(np.uint8, copy=False)
+    """Codes to a ``(N, parties)`` 0/1 ``uint8`` array, the inverse of :func:`outcome_codes`.
+
+    Row ``c`` of a ``(2**parties, parties)`` table of the bits ``(c >> (parties - i)) & 1`` is
+    gathered per round (the table is no larger than a device's outcome table).
+    """
+    return _bit_rows(parties).take(np.asarray(codes), axis=0)
+
+
+@lru_cache(maxsize=None)
+def _bit_rows(parties: int) -> np.ndarray:
+    """Row ``c`` holds the bits of outcome code ``c``, party 1 first (module docstring)."""
+    shifts = np.arange(parties - 1, -1, -1)
+    return ((np.arange(2**parties)[:, None] >> shifts) & 1).astype(np.uint8)
 
 
 class BlackBox:
@@ -104,9 +124,10 @@ class BlackBox:
             )
         if inputs.size and not np.issubdtype(inputs.dtype, np.integer):
             raise DeviceInputError(f"inputs must be integers, got dtype {inputs.dtype}")
+        unsigned = np.issubdtype(inputs.dtype, np.unsignedinteger)
         for party, count in enumerate(self.setting_counts):
             column = inputs[:, party]
-            if column.size and (column.min() < 0 or column.max() >= count):
+            if column.size and (column.max() >= count or (not unsigned and column.min() < 0)):
                 bad = column[(column < 0) | (column >= count)][0]
                 raise DeviceInputError(
                     f"inputs[:, {party}] (party {party}'s setting) must be in [0, {count - 1}], got {bad}"

@@ -18,10 +18,14 @@ import numpy as np
 def in_estimation_support(x: np.ndarray, y: np.ndarray, settings: int) -> np.ndarray:
     """Boolean mask of the pairs in the support of ``Q_{x,y}`` (eq. (5)): ``(x - y) mod M in {0,1}``.
 
-    Bob's key setting ``y = M`` is never in the support.
+    Bob's key setting ``y = M`` is never in the support. For ``x, y in {0, ..., M-1}`` the
+    difference is 0 or 1 mod M exactly when ``x = y``, ``x = y + 1`` or ``(x, y) = (0, M - 1)``;
+    these comparisons run in the inputs' own (e.g. ``uint8``) dtype, with no modulo (``x > y``
+    guards ``x = y + 1`` against ``y + 1`` wrapping around at the dtype's largest value).
     """
     x, y = np.asarray(x), np.asarray(y)
-    return (y < settings) & (np.mod(x.astype(np.int64) - y, settings) <= 1)
+    next_pair = (x > y) & (x == y + 1)
+    return (y < settings) & ((x == y) | next_pair | ((x == 0) & (y == settings - 1)))
 
 
 def bell_indicator(a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, settings: int) -> np.ndarray:
