@@ -87,3 +87,21 @@ def chained_statistics(inputs: np.ndarray, outputs: np.ndarray, settings: int) -
 def quantum_bell_value(settings: int, noise: float) -> float:
     """``<W>`` of the noisy EPR state with the measurements of Sec. III C: eq. (26)."""
     return (1.0 - noise) * np.sin(np.pi / (4 * settings)) ** 2 + noise / 2
+
+
+def noise_equivalent(bell_value: float, settings: int) -> float:
+    """The white noise xi whose eq. (26) value equals ``bell_value``, clipped to [0, 1]:
+    ``xi = (<W> - s) / (1/2 - s)`` with ``s = sin^2(pi/4M)``."""
+    ideal = np.sin(np.pi / (4 * settings)) ** 2
+    return float(min(max((bell_value - ideal) / (0.5 - ideal), 0.0), 1.0))
+
+
+def table_bell_value(table: np.ndarray, settings: int) -> float:
+    """``<W>`` of a two-party device with exact table ``P[setting index, outcome code]``
+    (qdevices' codes: setting ``(M + 1) x + y``, outcome ``2 a + b``): the mean over the 2M
+    estimation pairs of eq. (12) of ``P(W = 1 | x, y)`` (eqs. (4)-(5))."""
+    x, y = np.divmod(np.arange((settings + 1) * settings), settings + 1)
+    a, b = np.divmod(np.arange(4), 2)
+    support = in_estimation_support(x, y, settings)
+    w = bell_indicator(a[None, :], b[None, :], x[support, None], y[support, None], settings)
+    return float((np.asarray(table)[support] * w).sum(axis=1).mean())

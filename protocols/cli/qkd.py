@@ -116,17 +116,29 @@ def _device(args: argparse.Namespace):
     return ChainedBellDevice(args.settings, args.noise, backend=args.backend, seed=args.seed)
 
 
-def _auto_gamma(args: argparse.Namespace) -> float:
+def _planning_noise(args: argparse.Namespace, device, noise_given: bool) -> float:
+    """The white noise xi that ``--gamma auto`` plans for: ``--noise`` when given or when the
+    device has no exact model; for ``fake-exact:`` backends, the noise-equivalent xi of the
+    backend model's exact table (eq. (26) inverted). Public and from the device model, never from
+    the protocol's rounds; gamma affects only efficiency."""
+    if noise_given or not str(args.backend).startswith("fake-exact:") or args.device != "quantum":
+        return args.noise
+    from protocols.bell.chained import noise_equivalent, table_bell_value
+
+    return noise_equivalent(table_bell_value(device.outcome_table(), args.settings), args.settings)
+
+
+def _auto_gamma(args: argparse.Namespace, noise: float) -> float:
     """The gamma maximising the expected finite key of the chosen adversary model (eq. (17), or
-    the quantum-adversary key) for the device's noise."""
+    the quantum-adversary key) for white noise ``noise``."""
     from protocols.qkd.keyrate import KeyRateInputError, asymptotic_rate, expected_key_length
     from protocols.qkd.quantum_keyrate import expected_quantum_key_length
 
     expected = expected_quantum_key_length if args.adversary == "quantum" else expected_key_length
     try:
-        return expected(settings=args.settings, noise=args.noise, rounds=args.rounds, eps=args.eps).gamma
+        return expected(settings=args.settings, noise=noise, rounds=args.rounds, eps=args.eps).gamma
     except KeyRateInputError:
-        return asymptotic_rate(settings=args.settings, noise=args.noise).gamma
+        return asymptotic_rate(settings=args.settings, noise=noise).gamma
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -186,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     if args.protocol == "chsh":
         return _run_chsh(args)
     args.adversary = args.adversary or "no-signaling"
+    noise_given = args.noise is not None
     _check_options(args)
     key_option = "--key-out-bob" if args.key_out is None and args.key_out_bob is not None else "--key-out"
     finished = finished_report(args.resume, key_option, args.key_out or args.key_out_bob, "key", "distilled")
@@ -201,11 +214,12 @@ def run(args: argparse.Namespace) -> int:
         source = f"records {args.records}"
     else:
         _check_limits(args)
-        args.gamma = _auto_gamma(args) if args.gamma == "auto" else args.gamma
+        device = _device(args)
+        if args.gamma == "auto":
+            args.gamma = _auto_gamma(args, _planning_noise(args, device, noise_given))
         params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=args.gamma, eps=args.eps,
                                eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
         _check_raw_key_memory(params)
-        device = _device(args)
         control = run_control(args, RUN_OPTIONS)
         # a bar on a terminal only (disable=None), so scripts and CI logs stay clean; updated per job
         with tqdm(total=args.rounds, desc="measuring", unit="round", unit_scale=True, disable=None) as bar:
