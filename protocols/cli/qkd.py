@@ -116,7 +116,7 @@ def _device(args: argparse.Namespace):
     return ChainedBellDevice(args.settings, args.noise, backend=args.backend, seed=args.seed)
 
 
-def _planning_noise(args: argparse.Namespace, device, noise_given: bool) -> float:
+def _planning_noise(args: argparse.Namespace, device, noise_given: bool, settings: int) -> float:
     """The white noise xi that ``--gamma auto`` plans for: ``--noise`` when given or when the
     device has no exact model; for ``fake-exact:`` backends, the noise-equivalent xi of the
     backend model's exact table (eq. (26) inverted). Public and from the device model, never from
@@ -125,7 +125,7 @@ def _planning_noise(args: argparse.Namespace, device, noise_given: bool) -> floa
         return args.noise
     from protocols.bell.chained import noise_equivalent, table_bell_value
 
-    return noise_equivalent(table_bell_value(device.outcome_table(), args.settings), args.settings)
+    return noise_equivalent(table_bell_value(device.outcome_table(), settings), settings)
 
 
 def _auto_gamma(args: argparse.Namespace, noise: float) -> float:
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         _check_limits(args)
         device = _device(args)
         if args.gamma == "auto":
-            args.gamma = _auto_gamma(args, _planning_noise(args, device, noise_given))
+            args.gamma = _auto_gamma(args, _planning_noise(args, device, noise_given, args.settings))
         params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=args.gamma, eps=args.eps,
                                eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
         _check_raw_key_memory(params)
@@ -302,16 +302,17 @@ def _run_chsh(args: argparse.Namespace) -> int:
     from protocols.qkd.chsh import CHSHParameters, run_chsh
     from qdevices import ChainedBellDevice, ChainedPRBox, LocalChainedDevice, Randomness
 
+    noise_given = args.noise is not None
     _check_chsh_options(args)
     _check_outputs(args)
-    params = CHSHParameters(rounds=args.rounds, gamma=args.gamma, noise=args.noise, eps=args.eps,
-                            eps_erco=args.eps_erco, error_rate=args.error_rate)
     if args.device == "local":
         device = LocalChainedDevice.optimal(2, seed=args.seed)
     elif args.device == "pr":
         device = ChainedPRBox(2, seed=args.seed)
     else:
         device = ChainedBellDevice(2, args.noise, backend=args.backend, seed=args.seed)
+    params = CHSHParameters(rounds=args.rounds, gamma=args.gamma, noise=_planning_noise(args, device, noise_given, 2),
+                            eps=args.eps, eps_erco=args.eps_erco, error_rate=args.error_rate)
     result = run_chsh(device, params, Randomness(seed=args.seed))
     source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
     report = {**result.to_dict(), "source": source,

@@ -368,7 +368,7 @@ def _chsh_key_payload(plan, extra: dict[str, object]) -> dict[str, object]:
     return {"rounds": plan.rounds, "eps": plan.eps_ea + 2 * plan.eps_smooth + plan.eps_pa,
             "key_length": plan.bits, "key_length_gamma": plan.gamma, "tangent_point": plan.tangent_point,
             "threshold": plan.threshold, "test_round_cap": plan.test_round_cap, "leaked_bits": plan.leaked_bits,
-            "key_length_terms": plan.key.to_dict(), **extra}
+            "key_length_terms": plan.key.to_dict(), "theorem": plan.key.theorem, **extra}
 
 
 def _chsh_noise(args: argparse.Namespace) -> int:

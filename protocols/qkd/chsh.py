@@ -6,8 +6,10 @@ Steps (security argument: docs/chsh_entropy_accumulation.md; key length:
 0. *Plan* (:class:`CHSHParameters`): before any round, fix the test probability gamma, the
    min-tradeoff tangent point w_t, the acceptance threshold w_thr on the CHSH winning
    probability, the cap m on the number of test rounds, the design error rate of error correction
-   and the split of eps. All are public and data-independent; the certified key length l is fixed
-   with them (:func:`protocols.qkd.chsh_keyrate.plan_chsh`).
+   and the split of eps (and the Renyi parameter alpha when the plan uses the second-order statement).
+   All are public and data-independent; the certified key length l is fixed with them, the larger of
+   the two entropy-accumulation statements (:func:`protocols.qkd.chsh_keyrate.plan_chsh`; the result's
+   ``theorem`` names the one used).
 1. *Rounds* (:func:`choose_chsh_settings`, :func:`collect_chsh_records`): T_i ~ Bernoulli(gamma);
    test rounds (T = 1) have x, y uniform in {0, 1}; key rounds x = 0, y = 2. Records are
    :class:`protocols.records.QKDRecords` with settings M = 2 and ``alice_test = bob_test = T``.
@@ -41,8 +43,8 @@ from qdevices import Randomness
 from protocols.bell.chained import bell_indicator
 from protocols.errors import BellboxInputError
 from protocols.qkd.chsh_keyrate import (ADVERSARY, DEVICE_ASSUMPTION, FLAG_BITS, MIN_GAMMA,
-                                        QUANTUM_WINNING_PROBABILITY, THEOREM, CHSHPlan, chsh_key_length,
-                                        chsh_value, honest_statistics, plan_chsh)
+                                        QUANTUM_WINNING_PROBABILITY, THEOREM, CHSHPlan, chsh_value,
+                                        honest_statistics, plan_chsh, plan_key_length)
 from protocols.qkd.reconciliation import MIN_DESIGN_ERROR_RATE, error_correction_leakage, reconcile
 from protocols.records import QKDRecords, records_sha256
 from protocols.results import ProtocolResult
@@ -176,6 +178,11 @@ class CHSHResult(ProtocolResult):
         return self.secure_randomness
 
     @property
+    def theorem(self) -> str:
+        """The statement the plan's key length rests on (DFR Thm 4.4 or the second-order statement)."""
+        return str((self.key_length_terms or {}).get("theorem", self.THEOREM))
+
+    @property
     def output_bits(self) -> int:
         return self.key_length
 
@@ -239,10 +246,7 @@ def distill_chsh_key(records: QKDRecords, params: CHSHParameters, randomness: Ra
         note = (f"observed winning frequency {frequency:.6f} exceeds the quantum maximum "
                 f"{QUANTUM_WINNING_PROBABILITY:.6f}: these statistics are not quantum; the certificate assumes "
                 "quantum devices and its min-tradeoff function is used only up to the quantum maximum (clamped)")
-    key_terms = chsh_key_length(rounds=n, gamma=plan.gamma, threshold=plan.threshold,
-                                tangent_point=plan.tangent_point, test_round_cap=plan.test_round_cap,
-                                leaked_bits=params.planned_leak, eps_ea=plan.eps_ea, eps_smooth=plan.eps_smooth,
-                                eps_pa=plan.eps_pa)
+    key_terms = plan_key_length(plan, params.planned_leak)
     base = dict(raw_records_sha256=records_sha256(records), rounds=n, gamma=plan.gamma, test_rounds=tests, test_round_cap=plan.test_round_cap,
                 raw_key_rounds=n - tests, wins=wins, winning_frequency=frequency,
                 chsh_value=None if frequency is None else float(chsh_value(frequency)), threshold=plan.threshold,
