@@ -117,15 +117,21 @@ def _device(args: argparse.Namespace):
 
 
 def _planning_noise(args: argparse.Namespace, device, noise_given: bool, settings: int) -> float:
-    """The white noise xi that ``--gamma auto`` plans for: ``--noise`` when given or when the
-    device has no exact model; for ``fake-exact:`` backends, the noise-equivalent xi of the
-    backend model's exact table (eq. (26) inverted). Public and from the device model, never from
-    the protocol's rounds; gamma affects only efficiency."""
-    if noise_given or not str(args.backend).startswith("fake-exact:") or args.device != "quantum":
+    """The white noise xi that the plan (``--gamma auto``; the CHSH threshold) is made for:
+    ``--noise`` when given or when the device has no model; for ``fake-exact:NAME`` the
+    noise-equivalent xi of the device's exact table (eq. (26) inverted), and for ``fake:NAME`` that
+    of the same backend model computed exactly (``fake-exact:NAME``, same layout and circuits).
+    Public and from the device model, never from the protocol's rounds: it affects only
+    efficiency (a device worse than planned aborts)."""
+    backend = str(args.backend)
+    if noise_given or args.device != "quantum" or not backend.startswith(("fake-exact:", "fake:")):
         return args.noise
     from protocols.bell.chained import noise_equivalent, table_bell_value
+    from qdevices import ChainedBellDevice
 
-    return noise_equivalent(table_bell_value(device.outcome_table(), settings), settings)
+    model = device if backend.startswith("fake-exact:") else \
+        ChainedBellDevice(settings, args.noise, backend="fake-exact:" + backend.split(":", 1)[1])
+    return noise_equivalent(table_bell_value(model.outcome_table(), settings), settings)
 
 
 def _auto_gamma(args: argparse.Namespace, noise: float) -> float:
