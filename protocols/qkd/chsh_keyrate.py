@@ -196,23 +196,12 @@ def noise_threshold() -> float:
 # Finite-size key length
 
 
-@dataclass(frozen=True)
-class CHSHKeyLength:
-    """``l = max(0, floor(entropy_term - second_order_term - test_output_term - leakage_term
-    - flag_term - privacy_amplification_term))`` (module docstring; docs step 5)."""
+@dataclass(frozen=True, kw_only=True)
+class _KeyLengthTerms:
+    """The terms both CHSH key lengths share (docs steps 3-5): the published test outputs
+    (``2 m`` bits), error-correction leak, hash-check flag, privacy amplification, the epsilon
+    split, and the statement the length rests on."""
 
-    bits: int
-    unrounded: float
-    rounds: int
-    gamma: float
-    threshold: float
-    threshold_chsh: float
-    tangent_point: float
-    slope: float
-    entropy_rate: float
-    entropy_term: float
-    gradient_norm: float
-    second_order_term: float
     test_round_cap: int
     test_output_term: int
     leakage_term: int
@@ -230,6 +219,25 @@ class CHSHKeyLength:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CHSHKeyLength(_KeyLengthTerms):
+    """``l = max(0, floor(entropy_term - second_order_term - test_output_term - leakage_term
+    - flag_term - privacy_amplification_term))`` (module docstring; docs step 5)."""
+
+    bits: int
+    unrounded: float
+    rounds: int
+    gamma: float
+    threshold: float
+    threshold_chsh: float
+    tangent_point: float
+    slope: float
+    entropy_rate: float
+    entropy_term: float
+    gradient_norm: float
+    second_order_term: float
 
 
 def min_tradeoff(tangent_point: float) -> tuple[float, float]:
@@ -321,8 +329,8 @@ SECOND_ORDER_THEOREM = (
     "docs/chsh_entropy_accumulation.md")
 
 
-@dataclass(frozen=True)
-class CHSHSecondOrderKeyLength:
+@dataclass(frozen=True, kw_only=True)
+class CHSHSecondOrderKeyLength(_KeyLengthTerms):
     """``l = max(0, floor(entropy_term + tangent_slack_term - k_alpha_term - smoothing_term - test_output_term
     - leakage_term - flag_term - privacy_amplification_term))`` (docs step 3b)."""
 
@@ -344,23 +352,7 @@ class CHSHSecondOrderKeyLength:
     k_alpha: float
     k_alpha_term: float
     smoothing_term: float
-    test_round_cap: int
-    test_output_term: int
-    leakage_term: int
-    flag_term: int
-    privacy_amplification_term: float
-    eps_ea: float
-    eps_smooth: float
-    eps_pa: float
-    eps_secrecy: float
-    clamped: bool
-    note: str
-    adversary: str = ADVERSARY
     theorem: str = SECOND_ORDER_THEOREM
-    device_assumption: str = DEVICE_ASSUMPTION
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def loss_tradeoff_variance(slope, gamma, winning):
