@@ -194,16 +194,18 @@ def _theta(eps: float) -> float:
     return math.log2((1 + math.sqrt(1 - eps * eps)) / (eps * eps))
 
 
-def _slack_and_k(t: float, gamma: float, alpha: float, points: int = 20001) -> tuple[float, float]:
+def _slack_and_k(t: float, gamma: float, alpha: float, points: int = 20001,
+                 log_alphabet: float = 2.0) -> tuple[float, float]:
     """(min over a fine omega grid of eta - g_t - (alpha-1) V, K_alpha), written out from Nadlinger et al.
-    SI eqs. (61)-(70) with d_A = 4 (log 33, exponent 2 + g_t(1) - g_t(omega_min))."""
+    SI eqs. (61)-(70) with d_A = 4 (log 33, exponent log2 d_A + g_t(1) - g_t(omega_min); the module
+    hardens log2 d_A = 2 to 2 log2 d_A = 4, independent review 2026-12-02)."""
     s = _slope(t)
     g = lambda w: _eta(t) + (w - t) * s  # noqa: E731
     ws = np.linspace(_W_MIN, _W_MAX, points)
     lost = gamma * (1 - ws)
     volume = math.log(2) / 2 * (math.log2(33) + np.sqrt(2 + (s / gamma) ** 2 * lost * (1 - lost))) ** 2
     slack = float(np.min(np.array([_eta(w) for w in ws]) - g(ws) - (alpha - 1) * volume))
-    spread = 2 + g(1) - g(_W_MIN)
+    spread = log_alphabet + g(1) - g(_W_MIN)
     k = 2 ** ((alpha - 1) * spread) * math.log(2**spread + math.e**2) ** 3 / (6 * (2 - alpha) ** 3 * math.log(2))
     return slack, k
 
@@ -224,10 +226,11 @@ def test_second_order_terms_follow_the_quoted_statement(n, gamma, t, w_thr, alph
     key = chsh_key_length_second_order(rounds=n, gamma=gamma, threshold=w_thr, tangent_point=t, alpha=alpha,
                                        test_round_cap=cap, leaked_bits=leak, eps_ea=eps_ea, eps_smooth=eps_s,
                                        eps_pa=eps_pa)
-    slack, k = _slack_and_k(t, gamma, alpha)
+    slack, k = _slack_and_k(t, gamma, alpha, log_alphabet=4.0)  # the hardened exponent (2 log2 d_A)
     w_eff = w_thr + 1 - cap / (gamma * n)  # lost test rounds <= m - gamma n w_thr on the accept event
     h = _eta(t) + _slope(t) * (w_eff - t)
     smoothing = (_theta(eps_s) + alpha * math.log2(1 / eps_ea)) / (alpha - 1)
+    smoothing += _theta(eps_s) + math.log2(1 / eps_ea)  # hardening: the original Dupuis-Fawzi reading
     expected = (n * h + n * slack - n * (alpha - 1) ** 2 * k - smoothing - 2 * cap - leak - 1
                 - 2 * math.log2(1 / eps_pa))
     assert key.bits <= expected + 1e-6 * n  # never above the statement (slope by finite difference)
@@ -263,7 +266,8 @@ def test_oxford_proposition_2_is_reproduced_from_the_module_terms():
     module_slack = tangent_slack_lower_bound(tangent_point=t, gamma=gamma, alpha=alpha1)
     assert module_slack <= slack + 1e-9 and module_slack == pytest.approx(slack, abs=1e-5)
     intercept, slope = min_tradeoff(t)
-    assert float(second_order_k(alpha1, slope * (1 - _W_MIN))) == pytest.approx(k, rel=1e-5)
+    # the module's K_alpha uses the hardened exponent 2 log2 d_A: never smaller than the statement's
+    assert float(second_order_k(alpha1, slope * (1 - _W_MIN))) >= k
     assert float(smoothing_theta(1e-11)) == pytest.approx(_theta(1e-11), rel=1e-12)
     assert float(second_order_volume(0.0)) == pytest.approx(math.log(2) / 2 * (math.log2(33) + math.sqrt(2)) ** 2)
     h = _eta(t) + _slope(t) * (w_thr - t)

@@ -369,10 +369,25 @@ def second_order_volume(variance):
     return 0.5 * math.log(2.0) * (math.log2(2 * SECOND_ORDER_ALPHABET**2 + 1) + np.sqrt(2.0 + variance)) ** 2
 
 
+#: ``log2 d_A`` in :func:`second_order_k`, taken as ``2 log2 d_A``: the independent review
+#: (2026-12-02) could not confirm from the source whether the exponent holds ``log d_A`` or
+#: ``2 log d_A``; the larger one only lowers the key (about 28 bits at the Oxford point).
+HARDENED_LOG_ALPHABET = 2.0 * math.log2(SECOND_ORDER_ALPHABET)
+
+
+def smoothing_term(alpha, eps_smooth, eps_ea):
+    """``(theta_{eps_s} + alpha log2(1/eps_EA)) / (alpha - 1)`` (Nadlinger et al. SI Thm 1) plus the
+    constant ``theta_{eps_s} + log2(1/eps_EA)`` by which the original Dupuis-Fawzi parametrisation
+    (``alpha -> 1/(2 - alpha)``) exceeds it: the key then holds under both readings of the
+    statement (independent review, 2026-12-02; about 106 bits at the Oxford point)."""
+    theta, tail = smoothing_theta(eps_smooth), np.log2(1.0 / eps_ea)
+    return (theta + alpha * tail) / (alpha - 1.0) + theta + tail
+
+
 def second_order_k(alpha, spread):
     """``K_alpha = 2^{(alpha-1)(log2 d_A + spread)} ln^3(2^{log2 d_A + spread} + e^2) / (6 (2 - alpha)^3 ln 2)``
     with ``spread = Max(f_t) - Min(f_t) = g_t(1) - g_t(omega_min)`` (Nadlinger et al. SI eqs. (70), (102)-(104))."""
-    exponent = math.log2(SECOND_ORDER_ALPHABET) + spread
+    exponent = HARDENED_LOG_ALPHABET + spread
     return (np.exp2((alpha - 1.0) * exponent) * np.log(np.exp2(exponent) + math.e**2) ** 3
             / (6.0 * (2.0 - alpha) ** 3 * math.log(2.0)))
 
@@ -478,7 +493,7 @@ def chsh_key_length_second_order(
     spread = slope * (1.0 - MIN_QUANTUM_WINNING_PROBABILITY) * (1.0 + _TANGENT_MARGIN)
     k_alpha = float(second_order_k(alpha, spread))
     k_term = rounds * (alpha - 1.0) ** 2 * k_alpha
-    smoothing = float((smoothing_theta(eps_smooth) + alpha * math.log2(1.0 / eps_ea)) / (alpha - 1.0))
+    smoothing = float(smoothing_term(alpha, eps_smooth, eps_ea))
     pa = 2.0 * math.log2(1.0 / eps_pa)
     finite = (k_term + smoothing + pa) * (1.0 + _ROUNDING_MARGIN) + 1.0
     unrounded = (rounds * entropy_rate + slack_term - finite - TEST_OUTPUT_BITS * test_round_cap - leaked_bits
@@ -612,7 +627,7 @@ def _second_order_grid_lengths(rounds: int, gammas: np.ndarray, threshold: np.nd
     effective = np.minimum(used + 1.0 - cap[None, :, None, None] / (g * rounds), QUANTUM_WINNING_PROBABILITY)
     slack = _slack_table(tuple(float(x) for x in gammas))[None]
     k_alpha = second_order_k(alpha, slope * (1.0 - MIN_QUANTUM_WINNING_PROBABILITY))
-    smoothing = (smoothing_theta(eps_s) + alpha * np.log2(1.0 / eps_ea)) / (alpha - 1.0)
+    smoothing = smoothing_term(alpha, eps_s, eps_ea)
     finite = rounds * (alpha - 1.0) ** 2 * k_alpha + smoothing + 2.0 * np.log2(1.0 / eps_pa)
     return (rounds * (intercept + slope * effective + slack) - finite - TEST_OUTPUT_BITS * cap[None, :, None, None]
             - leaked_bits - FLAG_BITS)
