@@ -172,11 +172,11 @@ def _check_limits(args: argparse.Namespace) -> None:
                                 f"got {args.rounds:.3g}")
 
 
-def _check_raw_key_memory(params) -> None:
+def _check_raw_key_memory(rounds: int, gamma: float) -> None:
     """Refuse a run whose expected raw key ``N (1 - gamma)^2`` would not fit in memory."""
-    expected, limit = params.rounds * (1.0 - params.gamma) ** 2, max_raw_key_rounds()
+    expected, limit = rounds * (1.0 - gamma) ** 2, max_raw_key_rounds()
     if expected > limit:
-        raise BellboxInputError(f"--gamma {params.gamma:.4g} with --rounds {params.rounds:.3g} expects "
+        raise BellboxInputError(f"--gamma {gamma:.4g} with --rounds {rounds:.3g} expects "
                                 f"{expected:.3g} raw-key rounds; at most {limit:.3g} fit in half of this machine's "
                                 f"memory ({BYTES_PER_RAW_KEY_ROUND} bytes each): raise --gamma or lower --rounds")
 
@@ -220,12 +220,14 @@ def run(args: argparse.Namespace) -> int:
         source = f"records {args.records}"
     else:
         _check_limits(args)
+        if args.gamma != "auto":
+            _check_raw_key_memory(args.rounds, args.gamma)  # before any device is built
         device = _device(args)
         if args.gamma == "auto":
             args.gamma = _auto_gamma(args, _planning_noise(args, device, noise_given, args.settings))
         params = QKDParameters(rounds=args.rounds, settings=args.settings, gamma=args.gamma, eps=args.eps,
                                eps_erco=args.eps_erco, error_rate=args.error_rate, adversary=args.adversary)
-        _check_raw_key_memory(params)
+        _check_raw_key_memory(params.rounds, params.gamma)
         control = run_control(args, RUN_OPTIONS)
         # a bar on a terminal only (disable=None), so scripts and CI logs stay clean; updated per job
         with tqdm(total=args.rounds, desc="measuring", unit="round", unit_scale=True, disable=None) as bar:
