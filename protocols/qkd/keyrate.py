@@ -370,10 +370,13 @@ def _best_gamma(objective, grid_size: int = _GAMMA_GRID) -> float:
     grid = np.linspace(0.0, 1.0, grid_size + 1)[1:-1]
     values = objective(grid)
     best = int(np.argmax(values))
+    if not np.isfinite(values[best]):  # no gamma gives a finite objective: nothing to refine
+        return float(grid[best])
     low = grid[best - 1] if best > 0 else grid[0] / 2.0
     high = grid[best + 1] if best < grid.size - 1 else (grid[-1] + 1.0) / 2.0
     refined = minimize_scalar(
-        lambda g: -float(objective(np.array([g]))[0]),
+        # -inf (no estimation or raw-key round expected) floored, so Brent's steps stay finite
+        lambda g: -max(float(objective(np.array([g]))[0]), -1e300),
         bounds=(low, high),
         method="bounded",
         options={"xatol": 1e-10},
