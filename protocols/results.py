@@ -115,6 +115,33 @@ class ProtocolResult:
         return to_json_value(data)
 
 
+class KeyResult(ProtocolResult):
+    """Shared names of the key-distribution results (the chained protocol, the CHSH protocol): a
+    subclass has the fields ``key_length``, ``secure_randomness``, ``key_a`` and ``key_b`` (kept
+    out of :meth:`to_dict`) and names its protocol in :attr:`PROTOCOL`."""
+
+    SUCCESS_STATUS: ClassVar[str] = "key"
+    PRIVATE_FIELDS: ClassVar[tuple[str, ...]] = ("key_a", "key_b")
+    #: Fields known to Bob only and not covered by the certificate: do not publish them with the key.
+    LOCAL_ONLY: ClassVar[tuple[str, ...]] = ("qber", "timings")
+    #: ``"chained"`` (paper 000 Sec. III A) or ``"chsh"``.
+    PROTOCOL: ClassVar[str]
+
+    @property
+    def secure(self) -> bool:
+        """Whether the protocol randomness is the OS CSPRNG (same as ``secure_randomness``)."""
+        return bool(self.secure_randomness)  # type: ignore[attr-defined]
+
+    @property
+    def output_bits(self) -> int:
+        """The shared name of ``key_length`` (README, "Result fields")."""
+        return int(self.key_length)  # type: ignore[attr-defined]
+
+    def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Adds ``protocol`` and ``local_only``."""
+        return {**fields, "protocol": self.PROTOCOL, "local_only": list(self.LOCAL_ONLY)}
+
+
 class AmplificationOutput(ProtocolResult):
     """Shared names of the randomness-amplification results (Protocols I and II): a subclass
     has the fields ``output`` (the bits, or ``None``) and ``eps`` (the SV bias)."""

@@ -47,7 +47,7 @@ from protocols.qkd.chsh_keyrate import (ADVERSARY, DEVICE_ASSUMPTION, FLAG_BITS,
                                         honest_statistics, plan_chsh, plan_key_length)
 from protocols.qkd.reconciliation import MIN_DESIGN_ERROR_RATE, error_correction_leakage, reconcile
 from protocols.records import QKDRecords, records_sha256
-from protocols.results import ProtocolResult
+from protocols.results import KeyResult
 
 #: Alice has x in {0, 1}; Bob y in {0, 1} (test) and y = 2 (key), the chained device with M = 2.
 SETTINGS = 2
@@ -128,7 +128,7 @@ class CHSHParameters:
 
 
 @dataclass(frozen=True)
-class CHSHResult(ProtocolResult):
+class CHSHResult(KeyResult):
     """Everything a reader needs to check the security claim of one CHSH run.
 
     Shared vocabulary (:mod:`protocols.results`): ``status`` is ``"key"`` or ``"aborted"``;
@@ -136,11 +136,9 @@ class CHSHResult(ProtocolResult):
     ``key_length_terms`` lists every term of the key length (:class:`~protocols.qkd.chsh_keyrate.CHSHKeyLength`).
     """
 
-    SUCCESS_STATUS: ClassVar[str] = "key"
+    PROTOCOL: ClassVar[str] = "chsh"
     ADVERSARY_MODEL: ClassVar[str] = ADVERSARY
     THEOREM: ClassVar[str] = THEOREM
-    PRIVATE_FIELDS: ClassVar[tuple[str, ...]] = ("key_a", "key_b")
-    LOCAL_ONLY: ClassVar[tuple[str, ...]] = ("qber", "timings")
 
     status: str
     reason: str
@@ -174,20 +172,10 @@ class CHSHResult(ProtocolResult):
     key_b: bytes = field(default=b"", repr=False)
 
     @property
-    def secure(self) -> bool:
-        return self.secure_randomness
-
-    @property
     def theorem(self) -> str:
         """The statement the plan's key length rests on (DFR Thm 4.4 or the second-order statement)."""
         return str((self.key_length_terms or {}).get("theorem", self.THEOREM))
 
-    @property
-    def output_bits(self) -> int:
-        return self.key_length
-
-    def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        return {**fields, "protocol": "chsh", "local_only": list(self.LOCAL_ONLY)}
 
 
 @dataclass(frozen=True)

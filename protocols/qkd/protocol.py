@@ -60,7 +60,7 @@ from protocols.qkd.keyrate import (KeyRateInputError, asymptotic_rate, expected_
 from protocols.qkd.quantum_keyrate import ADVERSARIES, quantum_key_length, rounds_for_key_from_statistics
 from protocols.qkd.reconciliation import error_correction_leakage, reconcile
 from protocols.records import QKDRecords, RecordsFingerprint, iter_records
-from protocols.results import ProtocolResult
+from protocols.results import KeyResult
 
 #: The statement each adversary model's key rests on.
 THEOREMS = {
@@ -140,7 +140,7 @@ class QKDParameters:
 
 
 @dataclass(frozen=True)
-class QKDResult(ProtocolResult):
+class QKDResult(KeyResult):
     """Everything a reader needs to check the security claim of one run.
 
     The shared result vocabulary (:mod:`protocols.results`): ``status`` is ``"key"`` or
@@ -150,10 +150,7 @@ class QKDResult(ProtocolResult):
     zero-padded); they are left out of :meth:`to_dict`.
     """
 
-    SUCCESS_STATUS: ClassVar[str] = "key"
-    PRIVATE_FIELDS: ClassVar[tuple[str, ...]] = ("key_a", "key_b")
-    #: Fields known to Bob only and not covered by the certificate (module docstring).
-    LOCAL_ONLY: ClassVar[tuple[str, ...]] = ("qber", "timings")
+    PROTOCOL: ClassVar[str] = "chained"
 
     status: str  # "key" or "aborted"
     reason: str
@@ -185,23 +182,9 @@ class QKDResult(ProtocolResult):
     key_b: bytes = field(default=b"", repr=False)
 
     @property
-    def secure(self) -> bool:
-        """Whether the protocol randomness is the OS CSPRNG (same as ``secure_randomness``)."""
-        return self.secure_randomness
-
-    @property
-    def output_bits(self) -> int:
-        """The shared name of ``key_length`` (README, "Result fields")."""
-        return self.key_length
-
-    @property
     def theorem(self) -> str:
         """The statement behind the key length of :attr:`adversary_model`."""
         return THEOREMS[self.adversary_model]
-
-    def _json_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Adds ``protocol`` and ``local_only`` (the names that must not be published with the key)."""
-        return {**fields, "protocol": "chained", "local_only": list(self.LOCAL_ONLY)}
 
 
 @dataclass(frozen=True)
