@@ -5,14 +5,19 @@ The public API, with the defaults of the ``bellbox`` CLI (README, "Python API"):
 * DI-QKD: :class:`QKDParameters` (``gamma="auto"`` as ``bellbox qkd``), :func:`run_diqkd`
   (steps 1-4 on a device), :func:`distill_key` (steps 2-4 on records), :func:`load_records`,
   :func:`asymptotic_rate`, :func:`finite_key_length`, :func:`expected_key_length`,
-  :func:`rounds_for_key`, :func:`optimal_gamma`.
+  :func:`rounds_for_key`, :func:`optimal_gamma`, :func:`quantum_key_length`,
+  :func:`collect_tallies` / :func:`distill_tallies` (streamed steps 1-2, then 2-4).
+* The CHSH protocol (quantum adversaries): :class:`CHSHParameters`, :func:`run_chsh`,
+  :func:`distill_chsh_key` (``protocols.qkd.chsh_keyrate.key_from_statistics`` for an
+  experimenter's S and QBER).
 * Amplification (:mod:`protocols.api`: error ``2**-40``, the CLI's default delta and
   certificate chain):
   :func:`plan_protocol1`, :func:`plan_protocol2`, :func:`certify_protocol1`,
   :func:`run_protocol1`, :func:`run_protocol2`, :func:`load_amplification_records`,
   :func:`amplify_records`, :func:`lemma11_bound`.
 * Results: :class:`ProtocolResult` (``status``, ``success``, ``message``, ``randomness``,
-  ``to_dict()``), :class:`QKDResult`, :class:`AmplificationResult`, :class:`ProtocolIIResult`.
+  ``to_dict()``), :class:`KeyResult`, :class:`QKDResult`, :class:`CHSHResult`,
+  :class:`AmplificationResult`, :class:`ProtocolIIResult`.
 
 Names are imported on first use (PEP 562), so ``import protocols`` stays cheap for the CLI.
 """
@@ -29,6 +34,14 @@ _EXPORTS = {
     "run_diqkd": "protocols.qkd.protocol",
     "distill_key": "protocols.qkd.protocol",
     "optimal_gamma": "protocols.qkd.protocol",
+    "collect_tallies": "protocols.qkd.protocol",
+    "distill_tallies": "protocols.qkd.protocol",
+    "quantum_key_length": "protocols.qkd.quantum_keyrate",
+    "CHSHParameters": "protocols.qkd.chsh",
+    "CHSHResult": "protocols.qkd.chsh",
+    "run_chsh": "protocols.qkd.chsh",
+    "distill_chsh_key": "protocols.qkd.chsh",
+    "KeyResult": "protocols.results",
     "asymptotic_rate": "protocols.qkd.keyrate",
     "finite_key_length": "protocols.qkd.keyrate",
     "expected_key_length": "protocols.qkd.keyrate",
