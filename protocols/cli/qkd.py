@@ -242,6 +242,12 @@ def run(args: argparse.Namespace) -> int:
 
     report = {**result.to_dict(), "source": source, "raw_records_sha256": tallies.fingerprint.hexdigest(),
               "key_sha256": hashlib.sha256(result.key_a).hexdigest() if result.success else None}
+    return _finish(args, result, report, _print_summary)
+
+
+def _finish(args: argparse.Namespace, result, report: dict, print_summary) -> int:
+    """Shared end of both protocols: the one-chip caveat, the keys (one secret writer), the
+    checkpoint's stored report, ``--report``, then JSON or the summary; exit 0 with a key, else 3."""
     if (result.device_run or {}).get("execution") in ("fake-shots", "ibm-hardware"):
         report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
                             "one chip, so no-signaling between them is not enforced")
@@ -255,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        _print_summary(report)
+        print_summary(report)
     return EXIT_OK if result.success else EXIT_NO_OUTPUT
 
 
@@ -325,17 +331,7 @@ def _run_chsh(args: argparse.Namespace) -> int:
     source = f"device {args.device}" + (f" ({device.backend_name}, xi={args.noise})" if args.device == "quantum" else "")
     report = {**result.to_dict(), "source": source,
               "key_sha256": hashlib.sha256(result.key_a).hexdigest() if result.success else None}
-    if (result.device_run or {}).get("execution") in ("fake-shots", "ibm-hardware"):
-        report["caveat"] = ("demonstration, not a device-independent run: both parties are measured on "
-                            "one chip, so no-signaling between them is not enforced")
-    _write_keys(args, result)
-    if args.report:
-        write_json_atomic(args.report, report)
-    if args.json:
-        print_json(report)
-    else:
-        _print_chsh_summary(report)
-    return EXIT_OK if result.success else EXIT_NO_OUTPUT
+    return _finish(args, result, report, _print_chsh_summary)
 
 
 def _print_chsh_summary(report: dict) -> None:
