@@ -322,3 +322,20 @@ def test_seeded_runs_are_reproducible() -> None:
             for _ in range(2)]
     assert runs[0].success == runs[1].success
     assert runs[0].leaked_bits == runs[1].leaked_bits
+
+
+@pytest.mark.parametrize("n, p, blocks", [(40, 0.1, 1), (200, 0.03, 4), (500, 0.01, 50)])
+def test_tail_weight_is_the_smallest_weight_whose_exact_binomial_tail_meets_the_target(n, p, blocks):
+    """Against the binomial tail summed exactly in rationals (no scipy): w* has tail <= target
+    and w* - 1 has tail > target."""
+    from fractions import Fraction
+
+    q = Fraction(p)
+    target = Fraction(rec.RUN_FAILURE_TARGET) / (2 * blocks)
+
+    def tail(w: int) -> Fraction:
+        return sum(math.comb(n, k) * q**k * (1 - q) ** (n - k) for k in range(w + 1, n + 1))
+
+    w = rec.tail_weight(n, p, blocks)
+    assert tail(w) <= target
+    assert w == 0 or tail(w - 1) > target

@@ -61,7 +61,8 @@ at the design rate ``lambda`` fails with probability at most
 (union bound), split in two halves:
 
 * *more errors than planned*: ``w*`` is the smallest weight with
-  ``P[Binomial(n, lambda) > w*] <= delta / 2`` (exact binomial tail, ``scipy.stats.binom``);
+  ``P[Binomial(n, lambda) > w*] <= delta / 2`` (binomial tail
+  ``scipy.special.bdtrc``, searched over integer ``w``);
 * *decoder failure at weight <= w**: the code is sized as
 
   .. math::  m = \min\{n, \lceil f_\mathrm{code}(\lambda)\, n\, h(w^*/n) \rceil\},
@@ -106,8 +107,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
-import scipy.stats
-from ldpc import BpDecoder
+import scipy.special
 
 from extractors import ExtractorInputError, toeplitz_hash, toeplitz_seed_length
 from extractors.bits import as_bits
@@ -220,8 +220,20 @@ def code_efficiency(error_rate: float) -> float:
 
 
 def tail_weight(block_length: int, error_rate: float, blocks: int) -> int:
-    """``w*``: the smallest weight with ``P[Binomial(n, lambda) > w*] <= RUN_FAILURE_TARGET / (2 k)``."""
-    return int(scipy.stats.binom.isf(RUN_FAILURE_TARGET / (2 * blocks), block_length, error_rate))
+    """``w*``: the smallest weight with ``P[Binomial(n, lambda) > w*] <= RUN_FAILURE_TARGET / (2 k)``.
+
+    ``P[Binomial(n, lambda) > w] = bdtrc(w, n, lambda)`` decreases in ``w`` and is 0 at
+    ``w = n``, so the smallest such ``w`` is found by integer bisection on ``[0, n]``.
+    """
+    target = RUN_FAILURE_TARGET / (2 * blocks)
+    low, high = -1, block_length  # tail(low) > target (or low = -1), tail(high) <= target
+    while high - low > 1:
+        middle = (low + high) // 2
+        if scipy.special.bdtrc(middle, block_length, error_rate) <= target:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def syndrome_length(block_length: int, error_rate: float, blocks: int) -> int:
@@ -297,8 +309,11 @@ def decode_block(block_length: int, syndrome_length: int, length: int, design_er
                  difference: np.ndarray) -> tuple[np.ndarray, bool]:
     """Belief propagation for ``e`` with ``H[:, :length] e = difference``; returns ``(e, converged)``.
 
-    A top-level function of plain arguments so that worker processes can run it.
+    A top-level function of plain arguments so that worker processes can run it. ``ldpc`` is
+    imported here, on the first block that needs decoding (its import costs about 0.25 s).
     """
+    from ldpc import BpDecoder
+
     decoder = BpDecoder(parity_check_matrix(block_length, syndrome_length)[:, :length],
                         error_rate=design_error_rate, max_iter=MAX_ITERATIONS,
                         bp_method="product_sum", schedule="parallel")
