@@ -10,10 +10,11 @@ inputs re-indexed (see :mod:`extractors.toeplitz` and :mod:`extractors.two_sourc
 
 Two exact methods:
 
-* **word kernel** (small ``count``): MSB-first uint64 words, ``count * n / 64`` AND/XOR word
-  operations and one popcount per output; compiled with numba.
+* **word kernel** (small ``count``, long input): MSB-first uint64 words, ``count * n / 64``
+  AND/XOR word operations and one popcount per output; compiled with numba, whose start-up
+  in a fresh process (about 0.5 s) is why short inputs go to the FFT.
   Memory is the packed inputs only, so it also serves chunked streaming.
-* **FFT** (large ``count``): the integer correlation ``c_i = sum_j x_j y_{j+i}`` from real FFTs
+* **FFT** (large ``count``, or short input): the integer correlation ``c_i = sum_j x_j y_{j+i}`` from real FFTs
   of length ``L >= n + count - 1`` (no wrap-around reaches ``i < count``), then ``p_i = c_i mod 2``.
   Exactness: every ``c_i`` is an integer in ``[0, n]``. Percival's bound for FFT
   multiplication (Math. Comp. 72 (2003) 387-395) limits the absolute error to
@@ -31,12 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-import scipy.fft
 
 from extractors.bits import WORD_BITS, bits_to_words
 
 _ROUNDING_MARGIN = 0.25
 _CONCURRENT_MAX_LENGTH = 1 << 25
+_SLICE = 1 << 20  # elements per slice of the FFT path's element-wise steps (bounded temporaries)
+
+#: Seconds numba needs in a process before its first compiled call (type registries and the
+#: on-disk cache; measured 0.44 s on the development machine), paid by the word kernel only.
+_NUMBA_START_SECONDS = 0.5
 
 
 @numba.njit(cache=True, nogil=True)
@@ -100,25 +105,27 @@ def parities_of(acc: np.ndarray, count: int) -> np.ndarray:
     return (folded & np.uint64(1)).astype(np.uint8)
 
 
-@numba.njit(cache=True, nogil=True)
-def _multiply_by_conjugate(spectrum, other):
-    """``spectrum *= conj(other)`` in one pass."""
-    for k in range(spectrum.size):
-        spectrum[k] = spectrum[k] * np.conj(other[k])
+def _multiply_by_conjugate(spectrum: np.ndarray, other: np.ndarray) -> None:
+    """``spectrum *= conj(other)`` in place, in slices of ``_SLICE`` (one slice of temporaries)."""
+    for start in range(0, spectrum.size, _SLICE):
+        piece = slice(start, start + _SLICE)
+        spectrum[piece] *= np.conj(other[piece])
 
 
-@numba.njit(cache=True, nogil=True)
-def _round_to_parity(counts, out):
+def _round_to_parity(counts: np.ndarray, out: np.ndarray) -> float:
     """``out = round(counts) mod 2``; returns the largest distance to the nearest integer."""
     worst = 0.0
-    for i in range(out.size):
-        rounded = np.rint(counts[i])
-        worst = max(worst, abs(counts[i] - rounded))
-        out[i] = np.uint8(np.int64(rounded) & 1)
+    for start in range(0, out.size, _SLICE):
+        piece = counts[start : min(start + _SLICE, out.size)]
+        rounded = np.rint(piece)
+        worst = max(worst, float(np.max(np.abs(piece - rounded))))
+        out[start : start + piece.size] = rounded.astype(np.int64) & 1
     return worst
 
 
 def _padded_spectrum(bits: np.ndarray, length: int) -> np.ndarray:
+    import scipy.fft
+
     buffer = np.zeros(length)
     buffer[: bits.size] = bits
     return scipy.fft.rfft(buffer, overwrite_x=True)
@@ -131,6 +138,8 @@ def correlate_fft(x: np.ndarray, y: np.ndarray, count: int) -> np.ndarray:
     forward transforms run in two threads (it releases the GIL); above it they run one after
     the other, which keeps one buffer fewer alive (peak memory about 4 L doubles).
     """
+    import scipy.fft  # imported on first use: about 0.1 s that short inputs never need
+
     n = x.size
     length = scipy.fft.next_fast_len(n + count - 1, real=True)
     if length <= _CONCURRENT_MAX_LENGTH:
@@ -158,12 +167,16 @@ def word_kernel_preferred(n: int, count: int) -> bool:
     """True when the word kernel should beat the FFT.
 
     Rough cost model from measurements on the development machine (x86-64, AVX2, shared):
-    word kernel ``~6e-11 s * count * n / 64`` while its ``count``-word accumulator stays in L1/L2
-    (``count <= 8192``), FFT ``~4.5e-9 s * L log2 L`` with ``L = n + count``, with a safety
-    factor of 5 towards the FFT. Both methods are exact; this only picks the faster.
+    word kernel ``_NUMBA_START_SECONDS + 6e-11 s * count * n / 64`` while its ``count``-word
+    accumulator stays in L1/L2 (``count <= 8192``), FFT ``4.5e-9 s * L log2 L`` with
+    ``L = n + count``, with a safety factor of 5 towards the FFT on the per-bit terms. The start-up term
+    keeps short inputs (a verification tag or privacy amplification of a short raw key)
+    on the FFT, which needs no compilation. Both methods are exact; this only picks the faster.
     """
     total = n + count
-    return count <= 8192 and count * n < 1000 * total * math.log2(total + 1)
+    fft_seconds = 4.5e-9 * total * math.log2(total + 1)
+    word_seconds = 6e-11 * count * n / 64
+    return count <= 8192 and _NUMBA_START_SECONDS + 5 * word_seconds < fft_seconds
 
 
 def correlate(x: np.ndarray, y: np.ndarray, count: int) -> np.ndarray:
