@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,22 +239,36 @@ def _read_exactly(member, dtype: np.dtype, count: int) -> np.ndarray:
 
 
 class RecordsFingerprint:
-    """SHA-256 fingerprint of rounds fed chunk by chunk (byte layout in the module docstring)."""
+    """SHA-256 fingerprint of rounds fed chunk by chunk (byte layout in the module docstring).
+
+    Each chunk's bytes are hashed in a background thread (``hashlib`` releases the GIL on large
+    buffers) while the caller goes on; at most one chunk is pending, and the chunks enter the
+    digest in order, so the fingerprint is that of the concatenated rounds.
+    """
 
     def __init__(self, settings: int) -> None:
         self._dtype = np.dtype("u1") if settings <= 255 else np.dtype("<u4")
         self._digest = hashlib.sha256(int(settings).to_bytes(8, "little"))
+        self._pending: threading.Thread | None = None
 
     def update(self, alice_test, bob_test, x, y, a, b) -> None:
         """Add the rounds of one chunk (columns in the :class:`QKDRecords` order)."""
         flags = np.asarray(alice_test, dtype=self._dtype) | (np.asarray(bob_test, dtype=self._dtype) << 1)
         flags |= np.asarray(a, dtype=self._dtype) << 2
         flags |= np.asarray(b, dtype=self._dtype) << 3
-        self._digest.update(np.stack([flags, np.asarray(x, dtype=self._dtype), np.asarray(y, dtype=self._dtype)],
-                                     axis=1))
+        data = np.stack([flags, np.asarray(x, dtype=self._dtype), np.asarray(y, dtype=self._dtype)], axis=1)
+        self._wait()
+        self._pending = threading.Thread(target=self._digest.update, args=(data,), daemon=True)
+        self._pending.start()
 
     def hexdigest(self) -> str:
+        self._wait()
         return self._digest.hexdigest()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
 
 
 def records_sha256(records: QKDRecords) -> str:

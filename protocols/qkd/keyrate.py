@@ -58,7 +58,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
 from scipy.special import entr, rel_entr
 
 from protocols.bell.chained import quantum_bell_value
@@ -374,6 +373,8 @@ def _best_gamma(objective, grid_size: int = _GAMMA_GRID) -> float:
         return float(grid[best])
     low = grid[best - 1] if best > 0 else grid[0] / 2.0
     high = grid[best + 1] if best < grid.size - 1 else (grid[-1] + 1.0) / 2.0
+    from scipy.optimize import minimize_scalar  # on first use: scipy.optimize costs ~0.3 s to import
+
     refined = minimize_scalar(
         # -inf (no estimation or raw-key round expected) floored, so Brent's steps stay finite
         lambda g: -max(float(objective(np.array([g]))[0]), -1e300),
@@ -447,6 +448,8 @@ def rate_threshold(signed_rate: Callable[[float], float], settings: int) -> floa
     if signed_rate(0.5) > 0.0:
         raise KeyRateInputError(f"settings={settings}: rate still positive at noise=0.5")
     step = _THRESHOLD_TOLERANCE / 4.0
+    from scipy.optimize import brentq  # on first use (as in _best_gamma)
+
     root = brentq(signed_rate, 0.0, 0.5, xtol=step)
     candidate = max(0.0, root - step)
     while candidate > 0.0 and not signed_rate(candidate) > 0.0:
@@ -590,6 +593,8 @@ def fewest_rounds(margin: Callable[[int], float], max_rounds: int) -> int | None
     if value(1) >= 0.0:
         return 1
     top = math.log10(max_rounds)
+    from scipy.optimize import brentq  # on first use (as in _best_gamma)
+
     root = brentq(lambda t: value(round(10.0**t)), 0.0, top, xtol=_ROUNDS_RELATIVE_TOLERANCE / _LN10)
     rounds = min(max_rounds, math.ceil(10.0**root))
     while value(rounds) < 0.0:

@@ -205,17 +205,18 @@ def choose_settings(rounds: int, settings: int, gamma: float, randomness: Random
     """Step 1: I, J i.i.d. with P(1) = gamma; X = 0 if I = 0 else uniform; Y = M if J = 0 else uniform.
 
     P(I = 1) is exactly the binary64 value ``gamma`` and X, Y are exactly uniform
-    (:meth:`qdevices.Randomness.bernoulli`, :meth:`~qdevices.Randomness.integers`); settings are
-    drawn for the test rounds only (about one byte each).
+    (:meth:`qdevices.Randomness.bernoulli`, :meth:`~qdevices.Randomness.integers`). A uniform
+    setting is drawn for every round (about one byte each) and replaced by the fixed key setting
+    where the test bit is 0 (few rounds at the gammas used): one pass instead of scattering the
+    test rounds' draws. The discarded draws are independent of everything kept.
     """
-    dtype = np.uint8 if settings < 255 else np.int32
     alice_test = randomness.bernoulli(gamma, rounds)
     bob_test = randomness.bernoulli(gamma, rounds)
-    x = np.zeros(rounds, dtype=dtype)
-    y = np.full(rounds, settings, dtype=dtype)
-    alice_tests, bob_tests = alice_test.view(bool), bob_test.view(bool)
-    x[alice_tests] = randomness.integers(settings, int(np.count_nonzero(alice_tests)))
-    y[bob_tests] = randomness.integers(settings, int(np.count_nonzero(bob_tests)))
+    x = np.require(randomness.integers(settings, rounds), requirements="W")
+    y = randomness.integers(settings, rounds)
+    y = y.astype(np.min_scalar_type(settings)) if np.iinfo(y.dtype).max < settings else np.require(y, requirements="W")
+    x[alice_test == 0] = 0
+    y[bob_test == 0] = settings
     return RoundChoices(alice_test, bob_test, x, y)
 
 
@@ -258,7 +259,7 @@ class RoundTallies:
     alice_raw: PackedBits = field(default_factory=PackedBits)
     bob_raw: PackedBits = field(default_factory=PackedBits)
     fingerprint: RecordsFingerprint | None = None
-    _pair_tables: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _pair_codes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.fingerprint is None:
@@ -273,22 +274,23 @@ class RoundTallies:
     def add(self, alice_test, bob_test, x, y, a, b) -> None:
         """Fold one chunk of rounds into the tallies (eqs. (12)-(14)).
 
-        The support test of eq. (12) and the flip ``[x = 0, y = M-1]`` of W (eq. (4)) are looked
-        up per setting pair ``x (M + 1) + y`` in tables built once from
-        :func:`protocols.bell.chained.in_estimation_support` and
-        :func:`protocols.bell.chained.bell_indicator` (``W = a XOR b XOR flip``), which is
-        faster than their int64 arithmetic on every round.
+        The support test of eq. (12) (bit 0) and the flip ``[x = 0, y = M-1]`` of W (eq. (4),
+        bit 1; ``W = a XOR b XOR flip``) are looked up per setting pair ``x (M + 1) + y`` in one
+        table built once from :func:`protocols.bell.chained.in_estimation_support` and
+        :func:`protocols.bell.chained.bell_indicator`, which is faster than their int64
+        arithmetic on every round.
         """
         m = self.settings
-        if self._pair_tables is None:
+        if self._pair_codes is None:
             pairs = np.arange(m * (m + 1))
             grid_x, grid_y, zero = pairs // (m + 1), pairs % (m + 1), np.zeros(pairs.size, np.uint8)
-            self._pair_tables = (in_estimation_support(grid_x, grid_y, m), bell_indicator(zero, zero, grid_x, grid_y, m))
-        support, flip = self._pair_tables
-        pair = np.asarray(x, dtype=np.uint16 if m < 255 else np.int64) * (m + 1) + y
-        estimation = (alice_test == 1) & (bob_test == 1) & support[pair]
-        w = (np.asarray(a, dtype=np.uint8) ^ np.asarray(b, dtype=np.uint8) ^ flip[pair]).view(bool)
-        raw = (alice_test == 0) & (bob_test == 0)
+            support = in_estimation_support(grid_x, grid_y, m).astype(np.uint8)
+            self._pair_codes = support | (bell_indicator(zero, zero, grid_x, grid_y, m).astype(np.uint8) << 1)
+        code = self._pair_codes[np.asarray(x, dtype=np.uint16 if m < 255 else np.int64) * (m + 1) + y]
+        alice_test, bob_test = np.asarray(alice_test, dtype=np.uint8), np.asarray(bob_test, dtype=np.uint8)
+        estimation = alice_test & bob_test & code  # bit 0 of the code: the support test of eq. (12)
+        w = np.asarray(a, dtype=np.uint8) ^ np.asarray(b, dtype=np.uint8) ^ (code >> 1)  # bit 1: the flip
+        raw = (alice_test | bob_test) == 0
         self.rounds += int(np.shape(x)[0])
         self.alice_tests += int(np.count_nonzero(alice_test))
         self.estimation_rounds += int(np.count_nonzero(estimation))
