@@ -123,7 +123,7 @@ def chained_row(stats: ChainedStatistics, adversary: str, label: str) -> dict[st
     keys = {str(n): key_length_from_statistics(**common, rounds=n, eps=EPS, adversary=adversary).bits
             for n in KEY_ROUNDS}
     needed = None if rate.rate <= 0.0 else rounds_for_key_from_statistics(**common, eps=EPS, adversary=adversary)
-    return dict(protocol="chained", label=label, settings=stats.settings, adversary=adversary, statistic="W-bar",
+    return dict(protocol="chained", label=label, settings=stats.settings, adversary_model=adversary, statistic="W-bar",
                 value=stats.bell_value, qber=stats.qber, rate=rate.rate, rate_gamma=rate.gamma, key_length=keys,
                 rounds_for_key=needed, theorem=SHORT_THEOREMS[("chained", adversary)])
 
@@ -141,7 +141,7 @@ def chsh_row(stats: ChainedStatistics) -> dict[str, Any]:
         return plan_at(rounds).bits
 
     plans = {str(n): plan_at(n) for n in KEY_ROUNDS}
-    return dict(protocol="chsh", label="CHSH", settings=2, adversary="quantum", statistic="S",
+    return dict(protocol="chsh", label="CHSH", settings=2, adversary_model="quantum", statistic="S",
                 value=float(chsh_value(winning)), qber=stats.qber, rate=rate.rate, rate_gamma=0.0,
                 key_length={n: plan.bits for n, plan in plans.items()},
                 theorem_by_rounds={n: plan.key.theorem for n, plan in plans.items()},
@@ -200,7 +200,7 @@ def print_backend(report: dict[str, Any]) -> None:
     for row in report["rows"]:
         stat = f"{row['statistic']}={row['value']:.5f}" if row["statistic"] == "W-bar" else f"S={row['value']:.4f}"
         lengths = "  ".join(f"{row['key_length'][str(n)]:>10,}" for n in KEY_ROUNDS)
-        print(f"{row['label']:<19} {row['adversary']:<13} {stat:>14} {row['qber']:7.4f} {row['rate']:11.4g}  "
+        print(f"{row['label']:<19} {row['adversary_model']:<13} {stat:>14} {row['qber']:7.4f} {row['rate']:11.4g}  "
               f"{lengths} {_rounds(row['rounds_for_key']):>10}  {row['theorem']}"
               + ("  [beyond quantum: clamped]" if row.get("clamped") else ""))
     run = report["run"]

@@ -43,7 +43,7 @@ def _depolarised(noise: float) -> tuple[float, float]:
 def test_asymptotic_rate_is_the_pironio_formula(s_value, qber):
     rate = asymptotic_rate(winning=(s_value + 4) / 8, qber=qber)
     assert rate.signed_rate == pytest.approx(_pironio_rate(s_value, qber), abs=1e-12)
-    assert rate.adversary == "quantum"
+    assert rate.adversary_model == "quantum"
 
 
 def test_local_statistics_give_no_entropy():
@@ -87,7 +87,7 @@ def test_key_length_terms_follow_dfr_theorem_4_4():
     for name in ("entropy_term", "second_order_term", "test_output_term", "leakage_term", "flag_term",
                  "privacy_amplification_term", "theorem", "device_assumption"):
         assert name in terms
-    assert terms["adversary"] == "quantum" and "Dupuis-Fawzi-Renner" in terms["theorem"]
+    assert terms["adversary_model"] == "quantum" and "Dupuis-Fawzi-Renner" in terms["theorem"]
     assert "memory" in terms["device_assumption"]
 
 
@@ -141,7 +141,7 @@ def test_cli_observed_statistics_json(capsys):
     status, out, _ = _run(["rate", "--protocol", "chsh", "--chsh", "2.8", "--qber", "0.005", "--rounds", "1e8",
                            "--json"], capsys)
     payload = json.loads(out)
-    assert status == 0 and payload["key_length"] > 0 and payload["adversary"] == "quantum"
+    assert status == 0 and payload["key_length"] > 0 and payload["adversary_model"] == "quantum"
     assert payload["key_length"] <= 1e8 * _pironio_rate(2.8, 0.005)
     status, out, _ = _run(["rate", "--protocol", "chsh", "--chsh", "4", "--qber", "0", "--rounds", "1e8",
                            "--json"], capsys)
@@ -157,7 +157,7 @@ def test_cli_noise_threshold_and_default_protocol(capsys):
     status, out, _ = _run(["rate", "--protocol", "chsh", "--threshold", "--json"], capsys)
     assert json.loads(out)["qber_threshold"] == pytest.approx(0.0715, abs=0.0006)
     status, out, _ = _run(["rate", "--settings", "7", "--noise", "0", "--json"], capsys)
-    assert status == 0 and json.loads(out)["adversary"] == "no-signaling"
+    assert status == 0 and json.loads(out)["adversary_model"] == "no-signaling"
 
 
 @pytest.mark.parametrize("argv", [
@@ -237,7 +237,7 @@ def test_second_order_terms_follow_the_quoted_statement(n, gamma, t, w_thr, alph
     assert key.bits == pytest.approx(expected, abs=2e-5 * n)
     assert key.k_alpha == pytest.approx(k, rel=1e-4)
     assert key.eps_secrecy == pytest.approx(eps_ea + 2 * eps_s + eps_pa)
-    assert "Dupuis-Fawzi, IEEE Trans. Inf. Theory 65, 7596" in key.theorem and key.adversary == "quantum"
+    assert "Dupuis-Fawzi, IEEE Trans. Inf. Theory 65, 7596" in key.theorem and key.adversary_model == "quantum"
 
 
 def test_second_order_reduces_to_the_first_order_rate():

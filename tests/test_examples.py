@@ -91,10 +91,10 @@ def test_compare_adversaries_quick(tmp_path) -> None:
     chsh = next(r for r in ideal["rows"] if r["protocol"] == "chsh")
     assert chsh["value"] == pytest.approx(2 * math.sqrt(2), abs=1e-9)
     for backend in report["backends"]:
-        rows = {(r["label"], r["adversary"]): r for r in backend["rows"]}
+        rows = {(r["label"], r["adversary_model"]): r for r in backend["rows"]}
         quantum, no_signaling = rows[("chained M=7", "quantum")], rows[("chained M=7", "no-signaling")]
         assert all(quantum["key_length"][n] >= no_signaling["key_length"][n] for n in quantum["key_length"])
-        assert all(r["adversary"] == "quantum" for r in backend["rows"] if r["protocol"] == "chsh")
+        assert all(r["adversary_model"] == "quantum" for r in backend["rows"] if r["protocol"] == "chsh")
         run = backend["run"]
         assert run["adversary_model"] == "quantum" and run["randomness"] == "seeded (not secure)"
         assert run["rounds"] == 200_000 and run["settings"] == 7

@@ -89,7 +89,7 @@ def test_key_length_matches_independent_formula(n_e, n_r, n_c):
                 - 2 * math.log2(1 / EPS))
     assert length.bits <= max(0, math.floor(expected))
     assert length.bits >= max(0, math.floor(expected - 1e-3 * (1 + abs(expected))) - 1)
-    assert length.adversary == "quantum"
+    assert length.adversary_model == "quantum"
 
 
 def test_quantum_key_never_shorter_than_no_signaling_key():
@@ -120,7 +120,7 @@ def test_rate_from_observed_statistics_matches_grid():
     rate = rate_from_statistics(settings=7, bell_value=0.03, error_rate=0.013)
     assert abs(rate.rate - _grid_rate(7, 0.03, 0.013, quantum=True)) < 5e-5
     classical = rate_from_statistics(settings=7, bell_value=0.03, error_rate=0.013, adversary="no-signaling")
-    assert classical.rate == 0.0 and classical.adversary == "no-signaling"
+    assert classical.rate == 0.0 and classical.adversary_model == "no-signaling"
 
 
 @pytest.mark.parametrize("m", [2, 3, 7])
@@ -179,7 +179,7 @@ def test_cli_quantum_noise_mode(capsys):
     status, out, _ = _run(["rate", "--adversary", "quantum", "--settings", "7", "--noise", "0.01",
                            "--rounds", "1e7", "--json"], capsys)
     payload = json.loads(out)
-    assert status == 0 and payload["adversary"] == "quantum"
+    assert status == 0 and payload["adversary_model"] == "quantum"
     expected = expected_quantum_key_length(settings=7, noise=0.01, rounds=10**7, eps=1e-9)
     assert payload["key_length"] == expected.bits
     assert 0 < payload["key_length"] <= payload["rate"] * 1e7
@@ -194,7 +194,7 @@ def test_cli_observed_statistics_both_adversaries(capsys):
     assert quantum["key_length"] <= quantum["rate"] * 1e7
     status, out, _ = _run(argv, capsys)
     classical = json.loads(out)
-    assert status == 3 and classical["key_length"] == 0 and classical["adversary"] == "no-signaling"
+    assert status == 3 and classical["key_length"] == 0 and classical["adversary_model"] == "no-signaling"
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,7 @@ def test_cli_bad_input_one_line_exit_2(extra, capsys):
 def test_cli_threshold_and_auto_settings_quantum(capsys):
     status, out, _ = _run(["rate", "--adversary", "quantum", "--settings", "7", "--threshold", "--json"], capsys)
     payload = json.loads(out)
-    assert status == 0 and payload["adversary"] == "quantum"
+    assert status == 0 and payload["adversary_model"] == "quantum"
     assert payload["noise_threshold"] == quantum_noise_threshold(settings=7)
     status, out, _ = _run(["rate", "--adversary", "quantum", "--settings", "auto", "--noise", "0", "--json"], capsys)
     payload = json.loads(out)

@@ -230,7 +230,7 @@ def _plot_rate(args: argparse.Namespace) -> int:
                    fontsize="medium")
     _save(figure, axes, args.out)
     if args.json:
-        payload: dict[str, object] = {"figure": "rate", "out": args.out, "adversary": args.adversary,
+        payload: dict[str, object] = {"figure": "rate", "out": args.out, "adversary_model": args.adversary,
                                       "models": _model_descriptions(models), "noise": noises}
         for model in models:
             prefix = "" if model == "no-signaling" else "quantum_"
@@ -315,7 +315,7 @@ def _plot_finite(args: argparse.Namespace) -> int:
     _save(figure, axes, args.out)
     if args.json:
         payload: dict[str, object] = {
-            "figure": "finite", "out": args.out, "adversary": args.adversary, "settings": args.settings,
+            "figure": "finite", "out": args.out, "adversary_model": args.adversary, "settings": args.settings,
             "eps": args.eps, "key_length_is_expectation": True, "models": _model_descriptions(models),
             "rounds": rounds, "noise": list(args.noise),
             "key_lengths": {model: {f"{noise:g}": bits for noise, bits in by_noise.items()}
@@ -406,7 +406,7 @@ def _plot_runs(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "figure": "runs", "out": args.out, "output_bits": args.bits, "error": args.error,
-            "adversary": "no-signaling", "eps": eps_values,
+            "adversary_model": "no-signaling", "eps": eps_values,
             "noise": devices,
             "delta": {device: [resolve_delta(None, float(eps), noise) for eps in eps_values]
                       for device, noise in devices.items()},

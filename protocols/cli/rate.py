@@ -126,7 +126,7 @@ def _threshold(args: argparse.Namespace) -> int:
         threshold = noise_threshold(settings=args.settings)
         keyless = asymptotic_rate(settings=args.settings, noise=0.0).signed_rate <= 0.0
     if args.json:
-        print_json({"settings": args.settings, "adversary": args.adversary, "noise_threshold": threshold,
+        print_json({"settings": args.settings, "adversary_model": args.adversary, "noise_threshold": threshold,
                     "key_at_zero_noise": not keyless})
     elif keyless:
         rate = "the quantum-adversary rate" if args.adversary == "quantum" else "eq. 21"
@@ -150,7 +150,7 @@ def _rate(args: argparse.Namespace) -> int:
         result = asymptotic_rate(settings=args.settings, noise=args.noise, gamma=args.gamma)
     payload: dict[str, object] = {
         "settings": result.settings,
-        "adversary": args.adversary,
+        "adversary_model": args.adversary,
         "noise": result.noise,
         "gamma": result.gamma,
         "rate": result.rate,
@@ -249,7 +249,7 @@ def _statistics_payload(args: argparse.Namespace, payload: dict[str, object], se
     rate = rate_from_statistics(settings=settings, bell_value=bell_value, error_rate=error_rate,
                                 gamma=args.gamma, adversary=args.adversary)
     payload.update({
-        "adversary": args.adversary,
+        "adversary_model": args.adversary,
         "gamma": rate.gamma,
         "rate": rate.rate,
         "signed_rate": rate.signed_rate,
@@ -292,7 +292,7 @@ def _emit(args: argparse.Namespace, payload: dict[str, object], has_key: bool) -
 
 def _print_statistics(payload: dict[str, object]) -> None:
     print(f"settings M          : {payload['settings']}")
-    print(f"adversary           : {payload['adversary']}  ({payload['assumptions']})")
+    print(f"adversary           : {payload['adversary_model']}  ({payload['assumptions']})")
     noise = f"noise xi = {payload['noise']:g}, " if "noise" in payload else ""
     print(f"statistics          : {noise}W-bar = {payload['bell_value']:.6f}, "
           f"QBER = {payload['error_rate']:g}")
@@ -346,7 +346,7 @@ def _chsh_common(payload: dict[str, object]) -> dict[str, object]:
     from protocols.qkd.chsh_keyrate import ADVERSARY, DEVICE_ASSUMPTION, SECOND_ORDER_THEOREM, THEOREM
 
     # a key length below replaces this by the statement its plan used
-    return {"protocol": "chsh", "adversary": ADVERSARY, **payload,
+    return {"protocol": "chsh", "adversary_model": ADVERSARY, **payload,
             "theorem": f"the larger certified key of (1) {THEOREM}; (2) {SECOND_ORDER_THEOREM}",
             "device_assumption": DEVICE_ASSUMPTION}
 

@@ -158,7 +158,7 @@ class CHSHRate:
     clamped: bool
     gamma: float = 0.0
     source: str = ASYMPTOTIC_SOURCE
-    adversary: str = ADVERSARY
+    adversary_model: str = ADVERSARY
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -213,7 +213,7 @@ class _KeyLengthTerms:
     eps_secrecy: float
     clamped: bool
     note: str
-    adversary: str = ADVERSARY
+    adversary_model: str = ADVERSARY
     theorem: str = THEOREM
     device_assumption: str = DEVICE_ASSUMPTION
 

@@ -74,7 +74,7 @@ def _check_adversary(adversary: str) -> None:
 class _AdversaryModel(_Serialisable):
     """The adversary model, the statement a result rests on and its assumptions (keyword fields)."""
 
-    adversary: str = "quantum"
+    adversary_model: str = "quantum"
     source: str = SOURCE
     assumptions: str = ASSUMPTIONS
 
@@ -189,7 +189,7 @@ def rate_from_statistics(
         theta=float(theta[0]),
         bell_value=float(bell_value),
         error_rate=float(error_rate),
-        adversary=adversary,
+        adversary_model=adversary,
         source=SOURCE if quantum else NO_SIGNALING_RATE_SOURCE,
         assumptions=ASSUMPTIONS if quantum else NO_SIGNALING_ASSUMPTIONS,
     )
@@ -300,7 +300,7 @@ def key_length_from_statistics(
         rounds=int(rounds),
         eps=float(eps),
         gamma=float(gamma),
-        adversary=adversary,
+        adversary_model=adversary,
         bits=length.bits,
         estimation_rounds=length.estimation_rounds,
         raw_key_rounds=length.raw_key_rounds,
