@@ -118,3 +118,10 @@ def test_os_mode_is_a_rekeyed_chacha20_stream(monkeypatch) -> None:
     assert len(blocks) == 500
     bits = np.unpackbits(np.frombuffer(data, np.uint8))
     assert abs(bits.mean() - 0.5) < 5 * np.sqrt(0.25 / bits.size)
+
+
+def test_seeded_bytes_are_one_stream_whatever_the_request_sizes() -> None:
+    whole = Randomness(seed=11).random_bytes(1000)
+    pieces = Randomness(seed=11)
+    assert b"".join(pieces.random_bytes(k) for k in (1, 7, 8, 9, 3, 972)) == whole
+    assert Randomness(seed=12).random_bytes(1000) != whole
