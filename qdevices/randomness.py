@@ -24,7 +24,9 @@ Exactness (both modes, assuming uniform bytes):
 
 * :meth:`integers` is exactly uniform: a ``w``-byte word ``W`` (the fewest bytes with
   ``256**w >= high``) is accepted when ``W < L = high * floor(256**w / high)`` and mapped to
-  ``W mod high``; every value has exactly ``L / high`` preimages among the accepted words.
+  ``W mod high``; every value has exactly ``L / high`` preimages among the accepted words. A
+  position whose word is rejected draws a fresh word (and again, until one is accepted), so
+  each position holds the first accepted word of its own i.i.d. sequence.
   For ``high <= 256`` that is one byte per value (acceptance ``L / 256 >= 1/2``; 252/256 at M = 7).
 * :meth:`bernoulli` is 1 with probability exactly ``p`` (the binary64 value given, which is a
   dyadic rational with at most 1074 fraction bits): it compares an infinite uniform fraction
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -165,7 +168,9 @@ class Randomness:
         dtype holding ``high - 1`` (``uint8`` for ``high <= 256``).
 
         Rejection sampling of ``w``-byte words below ``high * floor(256**w / high)``, reduced
-        modulo ``high`` (module docstring).
+        modulo ``high`` (module docstring): one word per position, and the positions whose word
+        was rejected draw again until accepted. For one-byte words the reduction is a lookup in
+        the 256-entry table of residues (faster than uint8 division).
         """
         if high < 1:
             raise ValueError(f"high must be >= 1, got {high}")
@@ -174,15 +179,25 @@ class Randomness:
         if high == 1 or count == 0:
             return np.zeros(count, dtype=dtype)
         limit = (256**width // high) * high
-        acceptance = limit / 256**width
-        parts, filled = [], 0
-        while filled < count:
-            needed = count - filled
-            words = np.frombuffer(self.random_bytes(width * (int(needed / acceptance * 1.01) + 64)), dtype=dtype)
-            accepted = (words if limit == 256**width else words[words < dtype.type(limit)])[:needed]
-            parts.append(accepted % dtype.type(high) if high < 256**width else accepted)
-            filled += accepted.size
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        def draw(size: int) -> tuple[np.ndarray, np.ndarray]:
+            words = np.frombuffer(self.random_bytes(width * size), dtype=dtype)
+            if width == 1:
+                return words, np.take(_byte_residues(high), words)
+            return words, words % dtype.type(high) if high < 256**width else words.copy()
+
+        words, values = draw(count)
+        rejected = np.flatnonzero(words >= limit) if limit < 256**width else np.zeros(0, np.intp)
+        while rejected.size:
+            words, values[rejected] = draw(rejected.size)
+            rejected = rejected[words >= limit]
+        return values
+
+
+@lru_cache(maxsize=None)
+def _byte_residues(high: int) -> np.ndarray:
+    """``b mod high`` for every byte value ``b`` (``uint8``)."""
+    return (np.arange(256) % high).astype(np.uint8)
 
 
 def _base256_digits(probability: float) -> list[int]:

@@ -125,3 +125,11 @@ def test_seeded_bytes_are_one_stream_whatever_the_request_sizes() -> None:
     pieces = Randomness(seed=11)
     assert b"".join(pieces.random_bytes(k) for k in (1, 7, 8, 9, 3, 972)) == whole
     assert Randomness(seed=12).random_bytes(1000) != whole
+
+
+def test_integers_redraws_exactly_the_rejected_positions(monkeypatch) -> None:
+    """high = 3 accepts bytes below 255: position 0 is rejected twice, position 2 once."""
+    randomness = Randomness(seed=0)
+    calls = iter([bytes([255, 4, 255]), bytes([255, 6]), bytes([11])])
+    monkeypatch.setattr(randomness, "random_bytes", lambda count: next(calls))
+    assert randomness.integers(3, 3).tolist() == [11 % 3, 4 % 3, 6 % 3]

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, ClassVar
 
@@ -212,10 +213,11 @@ def choose_settings(rounds: int, settings: int, gamma: float, randomness: Random
     """
     alice_test = randomness.bernoulli(gamma, rounds)
     bob_test = randomness.bernoulli(gamma, rounds)
-    x = np.require(randomness.integers(settings, rounds), requirements="W")
+    x = randomness.integers(settings, rounds)
+    x *= alice_test  # X = 0 where I = 0
     y = randomness.integers(settings, rounds)
-    y = y.astype(np.min_scalar_type(settings)) if np.iinfo(y.dtype).max < settings else np.require(y, requirements="W")
-    x[alice_test == 0] = 0
+    if np.iinfo(y.dtype).max < settings:  # M = 256, 65536, ...: Y = M needs the next width
+        y = y.astype(np.min_scalar_type(settings))
     y[bob_test == 0] = settings
     return RoundChoices(alice_test, bob_test, x, y)
 
@@ -322,7 +324,8 @@ def tally_records_file(path, chunk_rounds: int | None = None) -> RoundTallies:
 class StreamedRun:
     """Steps 1-2 of a streamed run: the tallies, the job summary and the time per part
     (``settings_randomness``: drawing I, J, X, Y; ``devices``: measuring, checkpoint I/O
-    included; ``estimation``: the tallies)."""
+    included; ``estimation``: the tallies, as far as the run waited for them: they are folded
+    in a background thread, see :func:`collect_tallies`)."""
 
     tallies: RoundTallies
     device_run: DeviceRun
@@ -381,13 +384,27 @@ def collect_tallies(
     """Steps 1-2 streamed on ``device``: memory O(job size + N_r) whatever ``params.rounds``.
 
     Jobs, checkpoints, resume and retries as ``control`` says (:func:`qdevices.jobs.run_jobs`).
+    Each job's tallies are folded in a background thread while the next job is drawn and
+    measured (numpy releases the GIL in its array loops): one job at a time and in job order,
+    so the tallies are those of a serial run, and at most one job waits to be folded.
     """
     tallies = RoundTallies(params.settings)
+    pending: list[Future] = []
 
-    def consume(choices: RoundChoices, outputs: np.ndarray) -> None:
-        tallies.add(choices.alice_test, choices.bob_test, choices.x, choices.y, outputs[:, 0], outputs[:, 1])
+    def finish_fold() -> None:
+        if pending:
+            pending.pop().result()  # re-raises what the fold raised
 
-    run, timings = _stream_rounds(device, params, randomness, consume, progress, control)
+    with ThreadPoolExecutor(max_workers=1) as folder:
+        def consume(choices: RoundChoices, outputs: np.ndarray) -> None:
+            finish_fold()
+            pending.append(folder.submit(tallies.add, choices.alice_test, choices.bob_test, choices.x, choices.y,
+                                         outputs[:, 0], outputs[:, 1]))
+
+        run, timings = _stream_rounds(device, params, randomness, consume, progress, control)
+        clock = time.perf_counter()
+        finish_fold()
+        timings["estimation"] += time.perf_counter() - clock
     return StreamedRun(tallies, run, timings)
 
 
