@@ -21,14 +21,14 @@ FIRST_SEED LAMBDA...``, ``... calibrate N P FRAMES F...``, ``... inrun``.
 
 Measured (codes of issue 12 item 4: staircase construction, DE-designed rate-0.90 row,
 rate-0.80 row with lowered lambda_2; shared 2-core machine, 2 worker processes, 4-8 s of wall
-time per frame, so 300 frames per point take 20-40 min; fewer fitted before the deadline):
+time per frame, so 300 frames per point take 20-40 min):
 
 ======  ===  =======  ======  ===============  ==========  ===============  =================
 lambda   k      n        m    frames (seeds)    failures    FER 95 % up      P(run fails) 95 %
 ======  ===  =======  ======  ===============  ==========  ===============  =================
- 1 %     4   250000   23956   200 (0-199)        0          0.0149            0.058
- 2 %     4   250000   42032   100 (0-99)         0          0.0295            0.113
- 3 %     4   250000   55878   100 (0-99)         0          0.0295            0.113
+ 1 %     4   250000   23956   300 (0-299)        0          0.00994           0.039
+ 2 %     4   250000   42032   300 (0-299)        0          0.00994           0.039
+ 3 %     4   250000   55878   300 (0-299)        0          0.00994           0.039
 ======  ===  =======  ======  ===============  ==========  ===============  =================
 
 (point estimates 0; the 95 % bounds are far above the 10^-2 run target: showing it needs
